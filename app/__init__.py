@@ -1,0 +1,1 @@
+"""techmatch: the 揭榜挂帅 dual-listing service (技术需求 ⇄ 科技成果)."""

@@ -1,0 +1,47 @@
+"""Who is calling: API keys, their roles, and the checks every service applies.
+
+Keys are random 256-bit tokens, so a plain SHA-256 is enough to store them safely
+(no dictionary to guess from); the key itself is shown once, at creation.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from app.errors import Forbidden
+
+ROLES = ("owner", "broker", "admin", "reader")
+KEY_PREFIX = "tm_"
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller behind a key: its organization and role."""
+
+    key_id: int
+    org_id: int
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def can_manage(self, org_id: int) -> bool:
+        """Owners act for their own organization's records; admins for everyone's."""
+        return self.is_admin or (self.role == "owner" and self.org_id == org_id)
+
+    def require_manage(self, org_id: int, what: str) -> None:
+        if not self.can_manage(org_id):
+            raise Forbidden(f"only the owning organization or an admin may change {what}")
+
+    def require_role(self, *roles: str, action: str) -> None:
+        if self.role not in roles:
+            raise Forbidden(f"role {self.role!r} may not {action}; needs one of {', '.join(roles)}")

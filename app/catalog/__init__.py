@@ -1,0 +1,1 @@
+"""Code lists shared by both sides: industry fields, cooperation modes, maturity, regions."""

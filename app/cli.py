@@ -1,0 +1,112 @@
+"""The `techmatch` console command.
+
+Commands that create something print only its id or key on stdout, so scripts can capture
+it; every other message goes to stderr.
+"""
+
+import argparse
+import logging
+import sys
+
+from app.config import Settings
+from app.database import make_engine, make_session_factory, session_scope
+
+
+def _session_scope(settings: Settings):
+    return session_scope(make_session_factory(make_engine(settings.resolved_database_url)))
+
+
+def cmd_serve(args, settings: Settings) -> None:
+    import uvicorn
+
+    from app.main import create_app
+
+    uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port, log_level="warning")
+
+
+def cmd_db(args, settings: Settings) -> None:
+    from app import migrations
+
+    url = settings.resolved_database_url
+    if args.action == "upgrade":
+        migrations.upgrade(url, args.revision or "head")
+    elif args.action == "downgrade":
+        migrations.downgrade(url, args.revision or "-1")
+    else:
+        print(migrations.pending_message(make_engine(url), url) or "database is up to date", file=sys.stderr)
+
+
+def cmd_create_org(args, settings: Settings) -> None:
+    from app.organizations import service
+    from app.organizations.schemas import OrganizationCreate
+
+    data = OrganizationCreate(name=args.name, kind=args.kind, region=args.region, credit_code=args.credit_code)
+    with _session_scope(settings) as session:
+        print(service.create(session, data=data).id)
+
+
+def cmd_create_key(args, settings: Settings) -> None:
+    from app.accounts import service
+
+    with _session_scope(settings) as session:
+        _, key = service.issue(session, org_id=args.org, role=args.role, label=args.label)
+    print(key)
+
+
+def cmd_create_admin(args, settings: Settings) -> None:
+    from app.accounts import service
+
+    with _session_scope(settings) as session:
+        _, key = service.bootstrap_admin(session, org_name=args.org_name)
+    print(key)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="techmatch", description="揭榜挂帅 dual-listing service")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="start the HTTP service")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(run=cmd_serve)
+
+    db = commands.add_parser("db", help="database migrations")
+    db.add_argument("action", choices=["upgrade", "downgrade", "current"])
+    db.add_argument("revision", nargs="?", help="target revision (default: head / one step down)")
+    db.set_defaults(run=cmd_db)
+
+    org = commands.add_parser("create-org", help="register an organization; prints its id")
+    org.add_argument("--name", required=True)
+    org.add_argument("--kind", required=True, choices=["enterprise", "university", "institute", "broker_agency", "government"])
+    org.add_argument("--region", help="6-digit region code or 省/市/县 names")
+    org.add_argument("--credit-code", help="统一社会信用代码")
+    org.set_defaults(run=cmd_create_org)
+
+    key = commands.add_parser("create-key", help="issue an API key; prints the key (shown once)")
+    key.add_argument("--org", type=int, required=True)
+    key.add_argument("--role", required=True, choices=["owner", "broker", "admin", "reader"])
+    key.add_argument("--label", default="")
+    key.set_defaults(run=cmd_create_key)
+
+    admin = commands.add_parser("create-admin", help="issue an admin key (creating the admin organization); prints the key")
+    admin.add_argument("--org-name", default="科技厅")
+    admin.set_defaults(run=cmd_create_admin)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    try:
+        args.run(args, settings)
+    except Exception as error:  # the command line shows a message, not a traceback
+        from pydantic import ValidationError
+
+        if isinstance(error, ValidationError):
+            for problem in error.errors():
+                print(f"error: {'.'.join(map(str, problem['loc']))}: {problem['msg']}", file=sys.stderr)
+        else:
+            logging.getLogger("techmatch").exception("%s failed", args.command)
+        sys.exit(1)

@@ -1,0 +1,38 @@
+"""FastAPI dependencies: the request's session and its caller."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from app.accounts import service as accounts
+from app.auth import Principal
+from app.database import session_scope
+from app.errors import Unauthorized
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request, committed before the response is sent (function scope)."""
+    with session_scope(request.app.state.session_factory) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_principal(request: Request, session: SessionDep) -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if not header:
+        raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthorized("malformed Authorization header: expected `Bearer <key>`")
+    principal = accounts.authenticate(session, key=key.strip())
+    if principal is None:
+        raise Unauthorized("unknown or revoked API key")
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,79 @@
+"""One error shape for every 4xx: `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`.
+
+It is the shape FastAPI already uses for validation errors, so a client parses one format
+whether the body was malformed or the request broke a business rule.
+"""
+
+from collections.abc import Sequence
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class AppError(Exception):
+    """A request that cannot be served as asked; `loc` names the offending input."""
+
+    status_code = 400
+    type = "bad_request"
+
+    def __init__(self, msg: str, loc: Sequence[str | int] = (), *, headers: dict | None = None):
+        super().__init__(msg)
+        self.msg = msg
+        self.loc = list(loc)
+        self.headers = headers
+
+
+class InvalidInput(AppError):
+    status_code = 422
+    type = "value_error"
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    type = "unauthorized"
+
+    def __init__(self, msg: str):
+        super().__init__(msg, ["header", "Authorization"], headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(AppError):
+    status_code = 403
+    type = "forbidden"
+
+
+class NotFound(AppError):
+    status_code = 404
+    type = "not_found"
+
+
+class Conflict(AppError):
+    status_code = 409
+    type = "conflict"
+
+
+def _body(loc: list, msg: str, type_: str) -> dict:
+    return {"detail": [{"loc": loc, "msg": msg, "type": type_}]}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error in the common shape."""
+
+    @app.exception_handler(AppError)
+    async def app_error(_: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse(_body(exc.loc, exc.msg, exc.type), exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        msg = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 413:
+            msg = "request body too large / 请求体过大"
+        return JSONResponse(_body([], msg, "http_error"), exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, 422)

@@ -1,0 +1,1 @@
+"""The append-only change history: who changed what, and when."""

@@ -1,0 +1,46 @@
+"""Columns both lists share, as a mixin each side's table inherits."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from app.catalog.region_columns import RegionColumns
+from app.database import UTCDateTime, utcnow
+
+
+class ListingColumns(RegionColumns):
+    """Identity, owner, classification, contact, status and timestamps of one listing.
+
+    Each side names its long text column (`text_attr`), its mode column (`modes_attr`) and its
+    amount range (`amount_attrs`), so shared code can validate and filter either side.
+    """
+
+    entity_type: str
+    text_attr: str
+    modes_attr: str
+    amount_attrs: tuple[str, str]
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    negotiable: Mapped[bool] = mapped_column(default=False)
+    contact: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @declared_attr
+    def owner_org_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("organizations.id"), index=True)
+
+    @classmethod
+    def text_column(cls):
+        return getattr(cls, cls.text_attr)
+
+    def searchable_text(self) -> tuple[str, list[str], str]:
+        """(title, keywords, long text): what keyword search and matching read."""
+        return self.title, list(self.keywords), getattr(self, self.text_attr)
+

@@ -1,0 +1,183 @@
+"""The listing life cycle, written once for both sides (`model` is Demand or Achievement).
+
+Every change checks who is acting, validates the record as a whole, and appends to the
+change history in the same transaction, so nothing is changed without a trace.
+"""
+
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
+from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.auth import Principal
+from app.catalog.regions import Region
+from app.database import utcnow
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.history import service as history
+from app.listings.models import ListingColumns
+from app.listings.schemas import ListingCreate, ListingQuery
+from app.listings.status import EDITABLE, PUBLIC, check_transition
+
+# Columns that are bookkeeping, not content: never part of a content diff.
+_BOOKKEEPING = {"id", "owner_org_id", "status", "created_at", "updated_at", "published_at", "region_province", "region_city"}
+_SORTABLE = {"id", "title", "created_at", "updated_at", "published_at", "deadline"}
+
+
+def is_visible(record: ListingColumns, actor: Principal) -> bool:
+    """Public statuses for everyone; drafts and withdrawn records for their owner and admins."""
+    return record.status in PUBLIC or actor.is_admin or record.owner_org_id == actor.org_id
+
+
+def get_visible_or_raise(session: Session, *, model: type[ListingColumns], record_id: int, actor: Principal):
+    """The record, or 404 when it does not exist or the caller may not see it."""
+    record = session.get(model, record_id)
+    if record is None or not is_visible(record, actor):
+        raise NotFound(f"{model.entity_type} {record_id} does not exist", ["path", "record_id"])
+    return record
+
+
+def content_of(record: ListingColumns) -> dict:
+    """The record's content as JSON values, the unit of the history's diffs and snapshots."""
+    columns = [c.key for c in record.__table__.columns if c.key not in _BOOKKEEPING]
+    return to_jsonable_python({key: getattr(record, key) for key in columns})
+
+
+def _check_amounts(record: ListingColumns) -> None:
+    low_attr, high_attr = record.amount_attrs
+    low, high = getattr(record, low_attr), getattr(record, high_attr)
+    if low is not None and high is not None and low > high:
+        raise InvalidInput(f"{low_attr} ({low}) is greater than {high_attr} ({high})", ["body", high_attr])
+
+
+def create(session: Session, *, model: type[ListingColumns], data: ListingCreate, actor: Principal):
+    """A new listing owned by the caller's organization, as a draft or published at once."""
+    actor.require_role("owner", "admin", action=f"create {model.entity_type}s")
+    record = model(**data.model_dump(exclude={"status", "region"}), owner_org_id=actor.org_id, status="draft")
+    record.set_region(data.region)
+    _check_amounts(record)
+    session.add(record)
+    session.flush()
+    history.record(
+        session, entity_type=model.entity_type, entity_id=record.id, action="create", changes=content_of(record), actor=actor
+    )
+    if data.status == "published":
+        change_status(session, record=record, target="published", reason="published on creation", actor=actor)
+    return record
+
+
+def update(session: Session, *, record: ListingColumns, data: BaseModel, actor: Principal):
+    """Apply the fields the caller sent; the history keeps each field's old and new value."""
+    actor.require_manage(record.owner_org_id, f"{record.entity_type} {record.id}")
+    if record.status not in EDITABLE:
+        raise Conflict(f"a {record.status} {record.entity_type} can no longer be edited", ["path", "record_id"])
+    values = data.model_dump(exclude_unset=True)
+    before = content_of(record)
+    if "region" in values:
+        record.set_region(values.pop("region"))
+    for key, value in values.items():
+        setattr(record, key, value)
+    _check_amounts(record)
+    after = content_of(record)
+    changes = {key: {"old": before[key], "new": after[key]} for key in after if before[key] != after[key]}
+    if changes:
+        record.updated_at = utcnow()
+        history.record(
+            session, entity_type=record.entity_type, entity_id=record.id, action="update", changes=changes, actor=actor
+        )
+    session.flush()
+    return record
+
+
+def change_status(session: Session, *, record: ListingColumns, target: str, reason: str, actor: Principal):
+    """Publish, close or withdraw, along the allowed transitions only."""
+    actor.require_manage(record.owner_org_id, f"{record.entity_type} {record.id}")
+    check_transition(record.status, target)
+    changes = {"status": {"old": record.status, "new": target}, "reason": reason}
+    record.status = target
+    record.updated_at = utcnow()
+    if target == "published":
+        record.published_at = record.updated_at
+    history.record(session, entity_type=record.entity_type, entity_id=record.id, action="status", changes=changes, actor=actor)
+    session.flush()
+    return record
+
+
+def delete(session: Session, *, record: ListingColumns, actor: Principal) -> None:
+    """Owners may delete their own drafts; only an admin may purge a record that was public.
+
+    The history keeps a full snapshot either way.
+    """
+    if not actor.is_admin:
+        actor.require_manage(record.owner_org_id, f"{record.entity_type} {record.id}")
+        if record.status != "draft":
+            raise Conflict(
+                f"a {record.status} {record.entity_type} cannot be deleted; withdraw it instead", ["path", "record_id"]
+            )
+    action = "purge" if actor.is_admin else "delete"
+    snapshot = {**content_of(record), "status": record.status, "owner_org_id": record.owner_org_id}
+    history.record(session, entity_type=record.entity_type, entity_id=record.id, action=action, changes=snapshot, actor=actor)
+    session.delete(record)
+    session.flush()
+
+
+def get_page(session: Session, *, model: type[ListingColumns], query: ListingQuery, actor: Principal):
+    """One page of the records the caller may see that pass every filter; returns (items, total)."""
+    statement = select(model).where(*_conditions(model, query, actor))
+    total = session.scalar(select(func.count()).select_from(statement.subquery()))
+    statement = statement.order_by(*_ordering(model, query.sort)).offset((query.page - 1) * query.size).limit(query.size)
+    return list(session.scalars(statement)), total
+
+
+def _conditions(model: type[ListingColumns], query: ListingQuery, actor: Principal) -> list:
+    conditions = []
+    if not actor.is_admin:
+        conditions.append(or_(model.status.in_(PUBLIC), model.owner_org_id == actor.org_id))
+    if query.status:
+        conditions.append(model.status == query.status)
+    if query.field:
+        conditions.append(or_(*(_json_list_has(model.fields, code) for code in query.field)))
+    if query.mode:
+        conditions.append(_json_list_has(getattr(model, model.modes_attr), query.mode))
+    if query.region:
+        conditions.append(model.in_region(Region(query.region)))
+    if query.owner_org_id is not None:
+        conditions.append(model.owner_org_id == query.owner_org_id)
+    if query.updated_since:
+        conditions.append(model.updated_at >= query.updated_since)
+    if getattr(query, "maturity", None):
+        conditions.append(model.maturity.in_(query.maturity))
+    conditions.extend(_amount_overlap(model, query))
+    for word in (query.q or "").split():
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(or_(model.title.ilike(pattern, escape="\\"), model.text_column().ilike(pattern, escape="\\")))
+    return conditions
+
+
+def _json_list_has(column, code: str):
+    """Codes come from closed lists of plain words, so their quoted form is unambiguous in the JSON text."""
+    return cast(column, String).like(f'%"{code}"%')
+
+
+def _amount_overlap(model: type[ListingColumns], query: ListingQuery) -> list:
+    """Records whose amount range overlaps the asked range; records without amounts drop out."""
+    low_attr, high_attr = model.amount_attrs
+    asked_low, asked_high = getattr(query, low_attr), getattr(query, high_attr)
+    if asked_low is not None and asked_high is not None and asked_low > asked_high:
+        raise InvalidInput(f"{low_attr} is greater than {high_attr}", ["query", high_attr])
+    low, high = model.amount_bounds()
+    conditions = []
+    if asked_low is not None:
+        conditions.append(and_(high.is_not(None), high >= asked_low))
+    if asked_high is not None:
+        conditions.append(and_(low.is_not(None), low <= asked_high))
+    return conditions
+
+
+def _ordering(model: type[ListingColumns], sort: str) -> list:
+    name = sort.removeprefix("-")
+    if name not in _SORTABLE or not hasattr(model, name):
+        allowed = sorted(n for n in _SORTABLE if hasattr(model, n))
+        raise InvalidInput(f"cannot sort by {name!r}; sortable: {', '.join(allowed)}", ["query", "sort"])
+    column = getattr(model, name)
+    descending = sort.startswith("-")
+    return [column.desc() if descending else column.asc(), model.id.desc() if descending else model.id.asc()]

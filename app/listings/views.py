@@ -1,0 +1,85 @@
+"""The routes of one side's list, built once for both sides.
+
+No `from __future__ import annotations` here: the route signatures use the side's own
+classes, which FastAPI must see as objects.
+"""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from app.dependencies import PrincipalDep, SessionDep
+from app.history import service as history
+from app.history.schemas import ChangeRead
+from app.listings import service
+from app.listings.models import ListingColumns
+from app.listings.schemas import StatusChange
+from app.schemas import Page
+
+
+@dataclass(frozen=True)
+class ListingSide:
+    """Everything that differs between the demand and achievement routes."""
+
+    model: type[ListingColumns]
+    create: type[BaseModel]
+    update: type[BaseModel]
+    read: type[BaseModel]
+    query: type[BaseModel]
+    path: str
+    label: str
+
+
+def build_router(side: ListingSide) -> APIRouter:
+    model, label = side.model, side.label
+    router = APIRouter(prefix=f"/{side.path}", tags=[side.path])
+
+    def load(session, record_id: int, principal):
+        return service.get_visible_or_raise(session, model=model, record_id=record_id, actor=principal)
+
+    @router.post("", response_model=side.read, status_code=201, summary=f"Create a {label}")
+    def create(data: side.create, session: SessionDep, principal: PrincipalDep):
+        return service.create(session, model=model, data=data, actor=principal)
+
+    @router.get("", response_model=Page[side.read], summary=f"List and filter {label}s")
+    def list_records(query: Annotated[side.query, Query()], session: SessionDep, principal: PrincipalDep):
+        items, total = service.get_page(session, model=model, query=query, actor=principal)
+        return {"items": items, "total": total, "page": query.page, "size": query.size}
+
+    @router.get("/{record_id}", response_model=side.read, summary=f"One {label}")
+    def get_record(record_id: int, session: SessionDep, principal: PrincipalDep):
+        return load(session, record_id, principal)
+
+    @router.patch("/{record_id}", response_model=side.read, summary=f"Change some fields of a {label}")
+    def update(record_id: int, data: side.update, session: SessionDep, principal: PrincipalDep):
+        record = load(session, record_id, principal)
+        return service.update(session, record=record, data=data, actor=principal)
+
+    def status_route(target: str, verb: str):
+        @router.post(f"/{{record_id}}/{verb}", response_model=side.read, summary=f"{verb.capitalize()} a {label}")
+        def change(record_id: int, session: SessionDep, principal: PrincipalDep, body: StatusChange | None = None):
+            record = load(session, record_id, principal)
+            reason = body.reason if body else ""
+            return service.change_status(session, record=record, target=target, reason=reason, actor=principal)
+
+        change.__name__ = f"{verb}_{side.path}"
+
+    status_route("published", "publish")
+    status_route("closed", "close")
+    status_route("withdrawn", "withdraw")
+
+    @router.delete("/{record_id}", status_code=204, summary=f"Delete a draft {label} (owner) or purge any (admin)")
+    def delete(record_id: int, session: SessionDep, principal: PrincipalDep):
+        record = load(session, record_id, principal)
+        service.delete(session, record=record, actor=principal)
+
+    @router.get("/{record_id}/history", response_model=list[ChangeRead], summary=f"Every change to a {label}")
+    def get_history(record_id: int, session: SessionDep, principal: PrincipalDep):
+        load(session, record_id, principal)
+        return history.get_for(session, entity_type=model.entity_type, entity_id=record_id)
+
+    for route in router.routes:
+        route.operation_id = f"{side.path}_{route.name}"
+    return router

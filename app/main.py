@@ -1,0 +1,85 @@
+"""The FastAPI application: routers, error shape, request log, start-up checks."""
+
+import logging
+import time
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+
+from app.accounts.views import router as accounts_router
+from app.achievements.views import router as achievements_router
+from app.catalog.views import router as codes_router
+from app.config import Settings
+from app.database import make_engine, make_session_factory
+from app.demands.views import router as demands_router
+from app.errors import install_error_handlers
+from app.migrations import pending_message
+from app.organizations.views import router as organizations_router
+
+log = logging.getLogger("techmatch")
+request_log = logging.getLogger("techmatch.request")
+
+DESCRIPTION = """
+揭榜挂帅 双向发榜：企业技术需求榜单（demands）与高校科研院所成果转化榜单（achievements）。
+
+Authenticate with `Authorization: Bearer <key>`; keys come from `techmatch create-key` or
+`POST /api/v1/organizations/{org_id}/keys`. Errors always look like
+`{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`.
+"""
+
+
+class DatabaseNotReady(RuntimeError):
+    """The database is missing tables or behind the code's migrations."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = make_engine(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        problem = pending_message(engine, settings.resolved_database_url)
+        if problem:
+            log.error(problem)
+            raise DatabaseNotReady(problem)
+        log.info("serving %s", engine.url.render_as_string(hide_password=True))
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="techmatch",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def log_request(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        principal = getattr(request.state, "principal", None)
+        request_log.info(
+            "%s %s %d %.1fms key=%s",
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+            principal.key_id if principal else "-",
+        )
+        return response
+
+    api = APIRouter(prefix="/api/v1")
+    for router in (codes_router, organizations_router, accounts_router, demands_router, achievements_router):
+        api.include_router(router)
+
+    @api.get("/health", tags=["health"], summary="Liveness and the state of the database")
+    def health() -> dict:
+        return {"status": "ok", "database": engine.dialect.name}
+
+    app.include_router(api)
+    return app

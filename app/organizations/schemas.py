@@ -1,0 +1,76 @@
+"""Request and response bodies for organizations."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
+
+from app.catalog.codes import ORGANIZATION_KINDS
+from app.catalog.identifiers import credit_code_problem
+from app.catalog.regions import Region
+from app.schemas import Contact, RegionCode
+
+OrganizationKind = Literal["enterprise", "university", "institute", "broker_agency", "government"]
+assert set(OrganizationKind.__args__) == set(ORGANIZATION_KINDS)
+
+
+def _credit_code(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().upper()
+    problem = credit_code_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+CreditCode = Annotated[str | None, AfterValidator(_credit_code)]
+
+
+class OrganizationCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "长春某汽车零部件有限公司",
+                    "kind": "enterprise",
+                    "credit_code": "91350100M000100Y43",
+                    "region": "220104",
+                    "contact": {"name": "王工", "phone": "0431-85100000"},
+                }
+            ]
+        },
+    )
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: OrganizationKind
+    credit_code: CreditCode = Field(None, description="统一社会信用代码, 18 characters")
+    region: RegionCode | None = None
+    contact: Contact = Field(default_factory=Contact)
+
+
+class OrganizationUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    credit_code: CreditCode = None
+    region: RegionCode | None = None
+    contact: Contact | None = None
+
+
+class OrganizationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    kind: str
+    credit_code: str | None
+    region: str | None = Field(validation_alias="region_code")
+    contact: Contact
+    created_at: datetime
+    updated_at: datetime
+
+    @computed_field
+    def region_name(self) -> str | None:
+        return Region(self.region).name if self.region else None

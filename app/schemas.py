@@ -1,0 +1,66 @@
+"""Pydantic pieces shared by every domain: contact, region, pagination."""
+
+import re
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from app.catalog.regions import parse_region
+
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 100
+
+
+def _region_code(value: str) -> str:
+    return parse_region(value).code
+
+
+RegionCode = Annotated[
+    str,
+    Field(
+        max_length=64,
+        description="6-digit administrative code (220104) or name path (吉林省/长春市/朝阳区)",
+        examples=["220104"],
+    ),
+    AfterValidator(_region_code),
+]
+
+_PHONE = re.compile(r"^[0-9+\-() ]{5,20}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _phone(value: str | None) -> str | None:
+    if value and not _PHONE.match(value):
+        raise ValueError("phone may hold only digits, spaces, + - ( ) and 5–20 characters")
+    return value
+
+
+def _email(value: str | None) -> str | None:
+    if value and not _EMAIL.match(value):
+        raise ValueError("email is not a valid address")
+    return value
+
+
+class Contact(BaseModel):
+    """联系人 and how to reach them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("", max_length=100, examples=["王工"])
+    phone: Annotated[str | None, AfterValidator(_phone)] = Field(None, examples=["0431-85100000"])
+    email: Annotated[str | None, AfterValidator(_email)] = Field(None, max_length=200)
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: `{"items": [...], "total": N, "page": P, "size": S}`."""
+
+    items: list[T]
+    total: int
+    page: int
+    size: int
+
+
+class PageQuery(BaseModel):
+    page: int = Field(1, ge=1, description="1-based page number")
+    size: int = Field(20, ge=1, le=MAX_PAGE_SIZE, description=f"items per page, at most {MAX_PAGE_SIZE}")
