@@ -67,8 +67,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         msg = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        if exc.status_code == 413:
-            msg = "request body too large / 请求体过大"
         return JSONResponse(_body([], msg, "http_error"), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI, Request
 
 from app.accounts.views import router as accounts_router
 from app.achievements.views import router as achievements_router
+from app.body_limit import BodySizeLimit
 from app.catalog.views import router as codes_router
 from app.config import Settings
 from app.database import make_engine, make_session_factory
@@ -51,12 +52,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.middleware("http")
     async def log_request(request: Request, call_next):

@@ -1,0 +1,41 @@
+"""Refuse request bodies over the configured size before they are parsed.
+
+A declared Content-Length over the cap is refused at once; a chunked body is counted as it
+arrives and refused when it crosses the cap (FastAPI lets an HTTPException raised while
+reading the body through to the error handlers). Both answer in the common error shape.
+"""
+
+import json
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class BodySizeLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+        self.message = f"request body too large: the limit is {max_bytes} bytes / 请求体过大"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            body = json.dumps({"detail": [{"loc": [], "msg": self.message, "type": "http_error"}]}).encode()
+            await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(413, self.message)
+            return message
+
+        await self.app(scope, counting_receive, send)

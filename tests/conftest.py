@@ -1,0 +1,135 @@
+"""Fixtures: every API test runs once on a SQLite file and once on a fresh PostgreSQL database.
+
+PostgreSQL is reached at TECHMATCH_TEST_POSTGRES_URL (default: the local server's `test`
+database). When it is unreachable its half is skipped and the run says so at the end, unless
+TECHMATCH_REQUIRE_POSTGRES=1 (set by `.ci/run`), which turns that into a failure.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from app import migrations
+from app.accounts import service as accounts
+from app.config import Settings
+from app.database import session_scope
+from app.main import create_app
+from app.models_registry import Base
+
+POSTGRES_URL = os.environ.get("TECHMATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REQUIRE_POSTGRES = os.environ.get("TECHMATCH_REQUIRE_POSTGRES") == "1"
+_postgres_skipped: list[str] = []
+
+
+@contextmanager
+def new_database(kind: str, folder: Path) -> Iterator[str]:
+    """An empty database of `kind`, dropped afterwards; yields its URL."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / f'{uuid.uuid4().hex[:8]}.db'}"
+        return
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        admin.connect().close()
+    except OperationalError as error:
+        reason = f"PostgreSQL unreachable at {POSTGRES_URL}: {str(error).splitlines()[0]}"
+        if REQUIRE_POSTGRES:
+            pytest.fail(reason + " (TECHMATCH_REQUIRE_POSTGRES=1)")
+        _postgres_skipped.append(reason)
+        pytest.skip(reason)
+    name = f"techmatch_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _postgres_skipped:
+        terminalreporter.write_sep("=", "PostgreSQL half SKIPPED", yellow=True)
+        terminalreporter.write_line(_postgres_skipped[0])
+        terminalreporter.write_line("Only SQLite was tested. CI sets TECHMATCH_REQUIRE_POSTGRES=1 and fails instead.")
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory) -> Iterator[str]:
+    with new_database(request.param, tmp_path_factory.mktemp(request.param)) as url:
+        migrations.upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    settings = Settings(database_url=database_url, data_dir=tmp_path_factory.mktemp("data"))
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    """A client on an emptied database."""
+    with app.state.engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def issue_admin_key(app) -> str:
+    with session_scope(app.state.session_factory) as session:
+        _, key = accounts.bootstrap_admin(session, org_name="吉林省科学技术厅")
+    return key
+
+
+class World:
+    """A small province: an admin, two enterprises, a university, a broker and a city platform.
+
+    Attributes are API keys (`Authorization` headers ready to use) and organization ids.
+    """
+
+    def __init__(self, client: TestClient, app):
+        self.client = client
+        self.admin = self._auth(issue_admin_key(app))
+        self.ent_a_id, self.ent_a = self.organization("长春某汽车零部件有限公司", "enterprise", "220104", "owner")
+        self.ent_b_id, self.ent_b = self.organization("吉林市某化工有限公司", "enterprise", "220202", "owner")
+        self.uni_id, self.uni = self.organization("吉林大学", "university", "220102", "owner")
+        self.broker_org_id, self.broker = self.organization("吉林省技术转移中心", "broker_agency", "220100", "broker")
+        self.platform_id, self.reader = self.organization("延边州科技成果转化平台", "government", "222401", "reader")
+
+    @staticmethod
+    def _auth(key: str) -> dict:
+        return {"Authorization": f"Bearer {key}"}
+
+    def organization(self, name: str, kind: str, region: str, role: str) -> tuple[int, dict]:
+        response = self.client.post(
+            "/api/v1/organizations", json={"name": name, "kind": kind, "region": region}, headers=self.admin
+        )
+        assert response.status_code == 201, response.text
+        org_id = response.json()["id"]
+        response = self.client.post(f"/api/v1/organizations/{org_id}/keys", json={"role": role}, headers=self.admin)
+        assert response.status_code == 201, response.text
+        return org_id, self._auth(response.json()["key"])
+
+
+@pytest.fixture
+def world(client, app) -> World:
+    return World(client, app)
+
+
+def database_fingerprint(app) -> dict:
+    """Every row of every table: equal fingerprints mean nothing was written."""
+    with app.state.engine.connect() as connection:
+        return {
+            table.name: sorted(map(repr, connection.execute(table.select()).all()))
+            for table in Base.metadata.sorted_tables
+        }

@@ -1,0 +1,99 @@
+"""Every kind of bad input gets a 4xx naming the field, and the database stays exactly as it was."""
+
+from datetime import date, timedelta
+
+import pytest
+
+from conftest import database_fingerprint
+from payloads import achievement, demand
+
+YESTERDAY = (date.today() - timedelta(days=2)).isoformat()
+
+BAD_DEMANDS = [
+    ({"title": ""}, ["body", "title"]),
+    ({"title": "   "}, ["body", "title"]),
+    ({"title": "长" * 201}, ["body", "title"]),
+    ({"title": 42}, ["body", "title"]),
+    ({"description": "字" * 20_001}, ["body", "description"]),
+    ({"fields": ["automotive", "warp_drive"]}, ["body", "fields", 1]),
+    ({"fields": "automotive"}, ["body", "fields"]),
+    ({"deadline": YESTERDAY}, ["body", "deadline"]),
+    ({"deadline": "明年"}, ["body", "deadline"]),
+    ({"reward": -1}, ["body", "reward"]),
+    ({"reward": "两百万"}, ["body", "reward"]),
+    ({"budget_min": 900, "budget_max": 100}, ["body", "budget_max"]),
+    ({"cooperation_modes": ["赠送"]}, ["body", "cooperation_modes", 0]),
+    ({"region": "吉林省/不存在市"}, ["body", "region"]),
+    ({"region": "990104"}, ["body", "region"]),
+    ({"region": "220004"}, ["body", "region"]),
+    ({"contact": {"phone": "call me"}}, ["body", "contact", "phone"]),
+    ({"status": "closed"}, ["body", "status"]),
+    ({"colour": "red"}, ["body", "colour"]),
+]
+
+BAD_ACHIEVEMENTS = [
+    ({"abstract": ""}, ["body", "abstract"]),
+    ({"patents": ["ZL201710601862.4"]}, ["body", "patents", 0]),
+    ({"patents": ["not-a-patent"]}, ["body", "patents", 0]),
+    ({"maturity": "almost"}, ["body", "maturity"]),
+    ({"trl": 10}, ["body", "trl"]),
+    ({"price_min": 10, "price_max": 1}, ["body", "price_max"]),
+    ({"team": {"lead": "李", "members": [""]}}, ["body", "team", "members", 0]),
+]
+
+
+def _check_rejected(world, app, method, url, body, loc, headers):
+    before = database_fingerprint(app)
+    response = world.client.request(method, url, json=body, headers=headers)
+    assert 400 <= response.status_code < 500, response.text
+    detail = response.json()["detail"]
+    assert detail[0]["loc"] == loc, detail
+    assert detail[0]["msg"]
+    assert database_fingerprint(app) == before
+
+
+@pytest.mark.parametrize("change, loc", BAD_DEMANDS)
+def test_bad_demand_create(world, app, change, loc):
+    _check_rejected(world, app, "POST", "/api/v1/demands", demand(**change), loc, world.ent_a)
+
+
+@pytest.mark.parametrize("change, loc", BAD_ACHIEVEMENTS)
+def test_bad_achievement_create(world, app, change, loc):
+    _check_rejected(world, app, "POST", "/api/v1/achievements", achievement(**change), loc, world.uni)
+
+
+@pytest.mark.parametrize("change, loc", BAD_DEMANDS[:-2] + [({"status": "published"}, ["body", "status"])])
+def test_bad_demand_update_changes_nothing(world, app, change, loc):
+    created = world.client.post("/api/v1/demands", json=demand(status="published"), headers=world.ent_a).json()
+    _check_rejected(world, app, "PATCH", f"/api/v1/demands/{created['id']}", change, loc, world.ent_a)
+
+
+def test_range_check_sees_the_stored_bound(world, app):
+    created = world.client.post("/api/v1/achievements", json=achievement(price_min=100, price_max=200), headers=world.uni).json()
+    _check_rejected(world, app, "PATCH", f"/api/v1/achievements/{created['id']}", {"price_min": 300}, ["body", "price_max"], world.uni)
+
+
+def test_malformed_json(world, app):
+    before = database_fingerprint(app)
+    response = world.client.post(
+        "/api/v1/demands", content=b'{"title": "x",', headers={**world.ent_a, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][0] == "body"
+    assert database_fingerprint(app) == before
+
+
+def test_body_over_the_size_cap(world, app):
+    before = database_fingerprint(app)
+    huge = demand(description="字" * 19_000, keywords=["词" * 50] * 30, title="大" * 200)
+    huge["contact"] = {"name": "x" * 100}
+    response = world.client.post("/api/v1/demands", content=b"{" + b" " * 1_100_000 + b"}", headers={
+        **world.ent_a, "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert "too large" in response.json()["detail"][0]["msg"]
+    chunked = world.client.post("/api/v1/demands", content=iter([b"{" + b" " * 700_000, b" " * 700_000 + b"}"]), headers={
+        **world.ent_a, "Content-Type": "application/json"})
+    assert chunked.status_code == 413
+    assert database_fingerprint(app) == before
+    assert world.client.post("/api/v1/demands", json=huge, headers=world.ent_a).status_code == 201
+    assert database_fingerprint(app) != before
