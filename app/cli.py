@@ -61,6 +61,15 @@ def cmd_create_admin(args, settings: Settings) -> None:
     print(key)
 
 
+def cmd_reindex(args, settings: Settings) -> None:
+    from app.matching.keeper import IndexKeeper
+
+    factory = make_session_factory(make_engine(settings.resolved_database_url))
+    keeper = IndexKeeper.open(settings, factory, fresh=True)
+    total = keeper.rebuild(show_progress=True)
+    print(f"indexed {total} published records into {settings.index_dir}", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="techmatch", description="揭榜挂帅 dual-listing service")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     admin = commands.add_parser("create-admin", help="issue an admin key (creating the admin organization); prints the key")
     admin.add_argument("--org-name", default="科技厅")
     admin.set_defaults(run=cmd_create_admin)
+    reindex = commands.add_parser("reindex", help="rebuild the matching index from the database (stop the service first)")
+    reindex.set_defaults(run=cmd_reindex)
     return parser
 
 

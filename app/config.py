@@ -20,6 +20,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"
 
+    # Matching: any local sentence-transformers directory; m3e-small is fetched by `make run`.
+    encoder: Path = REPO_ROOT / "models" / "m3e-small"
+    encoder_query_prefix: str = ""
+    encoder_document_prefix: str = ""
+    index_kind: str = "auto"  # auto | flat | hnsw
+    index_save_every: int = 1000  # changes applied between two saves of the index files
+    index_worker_seconds: float = 2.0  # how often the background worker polls the change log
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
     @cached_property
     def resolved_database_url(self) -> str:
         """The configured URL, or a SQLite file in the data directory (the embedded default)."""

@@ -1,5 +1,6 @@
 """FastAPI dependencies: the request's session and its caller."""
 
+import logging
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -10,12 +11,25 @@ from app.accounts import service as accounts
 from app.auth import Principal
 from app.database import session_scope
 from app.errors import Unauthorized
+from app.matching.keeper import INLINE_CATCH_UP
+from app.matching.models import INDEX_CHANGED
+
+log = logging.getLogger("techmatch")
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request, committed before the response is sent (function scope)."""
+    """One transaction per request, committed before the response is sent (function scope).
+
+    When the transaction logged index changes, the matching index applies them right after
+    the commit, so a record is matchable (or gone from matches) when the request returns.
+    """
     with session_scope(request.app.state.session_factory) as session:
         yield session
+    if session.info.get(INDEX_CHANGED):
+        try:
+            request.app.state.index_keeper.catch_up(limit=INLINE_CATCH_UP)
+        except Exception:  # the change is committed; the background worker will retry
+            log.exception("inline index update failed; left to the background worker")
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

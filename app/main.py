@@ -14,6 +14,8 @@ from app.config import Settings
 from app.database import make_engine, make_session_factory
 from app.demands.views import router as demands_router
 from app.errors import install_error_handlers
+from app.matching.keeper import IndexKeeper
+from app.matching.views import router as matching_router
 from app.migrations import pending_message
 from app.organizations.views import router as organizations_router
 
@@ -43,8 +45,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if problem:
             log.error(problem)
             raise DatabaseNotReady(problem)
-        log.info("serving %s", engine.url.render_as_string(hide_password=True))
+        keeper = IndexKeeper.open(settings, app.state.session_factory)
+        app.state.index_keeper = keeper
+        keeper.start_worker(settings.index_worker_seconds)
+        log.info(
+            "serving %s; index at change %d (%s, %d dims)",
+            engine.url.render_as_string(hide_password=True), keeper.applied_seq, keeper.engine.encoder.name, keeper.engine.encoder.dim,
+        )
         yield
+        keeper.stop_worker()
         engine.dispose()
 
     app = FastAPI(
@@ -75,12 +84,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     api = APIRouter(prefix="/api/v1")
-    for router in (codes_router, organizations_router, accounts_router, demands_router, achievements_router):
+    for router in (codes_router, organizations_router, accounts_router, demands_router, achievements_router, matching_router):
         api.include_router(router)
 
-    @api.get("/health", tags=["health"], summary="Liveness and the state of the database")
-    def health() -> dict:
-        return {"status": "ok", "database": engine.dialect.name}
+    @api.get("/health", tags=["health"], summary="Liveness, the database, and how far the matching index has caught up")
+    def health(request: Request) -> dict:
+        keeper: IndexKeeper = request.app.state.index_keeper
+        pending = keeper.pending()
+        return {
+            "status": "ok",
+            "database": engine.dialect.name,
+            "encoder": {"name": keeper.engine.encoder.name, "dim": keeper.engine.encoder.dim},
+            "index": {side: {"indexed": keeper.engine.count(side), "pending": pending[side]} for side in pending},
+        }
 
     app.include_router(api)
     return app

@@ -5,6 +5,7 @@ from app.achievements.models import Achievement
 from app.database import Base
 from app.demands.models import Demand
 from app.history.models import ChangeRecord
+from app.matching.models import IndexChange
 from app.organizations.models import Organization
 
-__all__ = ["Base", "Organization", "ApiKey", "Demand", "Achievement", "ChangeRecord"]
+__all__ = ["Base", "Organization", "ApiKey", "Demand", "Achievement", "ChangeRecord", "IndexChange"]

@@ -6,6 +6,7 @@ TECHMATCH_REQUIRE_POSTGRES=1 (set by `.ci/run`), which turns that into a failure
 """
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,10 +78,11 @@ def app(database_url, tmp_path_factory):
 
 @pytest.fixture
 def client(app) -> Iterator[TestClient]:
-    """A client on an emptied database."""
+    """A client on an emptied database and an empty matching index."""
     with app.state.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
+    shutil.rmtree(app.state.settings.index_dir, ignore_errors=True)
     with TestClient(app) as test_client:
         yield test_client
 

@@ -20,6 +20,7 @@ def test_create_returns_the_stored_record(world, side):
     assert record["region"] == "220104" or record["region"] == "220102"
     assert record["region_name"].startswith("吉林省/长春市/")
     assert record["created_at"] and record["updated_at"]
+    assert record.pop("warnings") == []
     fetched = world.client.get(f"/api/v1/{side}/{record['id']}", headers=world.ent_a).json()
     assert fetched == record
 

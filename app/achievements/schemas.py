@@ -6,7 +6,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.catalog.codes import MATURITY
 from app.catalog.identifiers import normalize_patent, patent_problem
-from app.listings.schemas import Amount, ListingCreate, ListingQuery, ListingRead, LongText, ModeCodes, code_validator, unique, partial_of
+from app.listings.schemas import Amount, ListingCreate, ListingFilters, ListingQuery, ListingRead, LongText, ModeCodes, code_validator, unique, partial_of
 
 
 def _patent(value: str) -> str:
@@ -78,7 +78,11 @@ class AchievementRead(ListingRead):
     institution: str
 
 
-class AchievementQuery(ListingQuery):
+class AchievementFilters(ListingFilters):
     maturity: list[MaturityCode] = Field([], description="any of these maturity codes")
     price_min: Amount | None = Field(None, description="price range overlaps [price_min, price_max]")
     price_max: Amount | None = None
+
+
+class AchievementQuery(AchievementFilters, ListingQuery):
+    pass

@@ -4,7 +4,7 @@ from datetime import date
 
 from pydantic import ConfigDict, Field
 
-from app.listings.schemas import Amount, Deadline, ListingCreate, ListingQuery, ListingRead, LongText, ModeCodes, partial_of
+from app.listings.schemas import Amount, Deadline, ListingCreate, ListingFilters, ListingQuery, ListingRead, LongText, ModeCodes, partial_of
 
 EXAMPLE = {
     "title": "新能源汽车冬季续航衰减问题",
@@ -44,6 +44,10 @@ class DemandRead(ListingRead):
     cooperation_modes: list[str]
 
 
-class DemandQuery(ListingQuery):
+class DemandFilters(ListingFilters):
     budget_min: Amount | None = Field(None, description="offers at least this much (range overlap)")
     budget_max: Amount | None = Field(None, description="asks no more than this (range overlap)")
+
+
+class DemandQuery(DemandFilters, ListingQuery):
+    pass

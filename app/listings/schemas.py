@@ -8,7 +8,7 @@ import copy
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, create_model
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, computed_field, create_model
 
 from app.catalog.codes import COOPERATION_MODES, FIELDS, to_code
 from app.catalog.regions import Region
@@ -92,7 +92,7 @@ class ListingRead(BaseModel):
     fields: list[str]
     keywords: list[str]
     negotiable: bool
-    region: str | None = Field(validation_alias="region_code")
+    region: str | None = Field(validation_alias=AliasChoices("region", "region_code"))
     contact: Contact
     status: str
     created_at: datetime
@@ -110,16 +110,21 @@ class StatusChange(BaseModel):
     reason: str = Field("", max_length=500, description="why, kept in the history")
 
 
-class ListingQuery(PageQuery):
-    """Filters every list endpoint accepts."""
+class ListingFilters(BaseModel):
+    """Hard filters shared by the list endpoints and matching."""
 
     model_config = ConfigDict(extra="forbid")
 
     field: list[FieldCode] = Field([], description="any of these field codes")
     region: RegionCode | None = Field(None, description="a region at any level: 220000, 220100 or 220104")
-    status: Literal["draft", "published", "closed", "withdrawn"] | None = None
     mode: ModeCode | None = Field(None, description="offers this cooperation/transfer mode")
     owner_org_id: int | None = None
     updated_since: datetime | None = None
     q: str | None = Field(None, min_length=1, max_length=100, description="words that must all appear in the title or text")
+
+
+class ListingQuery(ListingFilters, PageQuery):
+    """What every list endpoint accepts: the filters, a status, sorting and paging."""
+
+    status: Literal["draft", "published", "closed", "withdrawn"] | None = None
     sort: str = Field("-updated_at", description="a sortable column, '-' for descending")

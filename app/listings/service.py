@@ -15,7 +15,8 @@ from app.database import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.history import service as history
 from app.listings.models import ListingColumns
-from app.listings.schemas import ListingCreate, ListingQuery
+from app.matching.models import log_change
+from app.listings.schemas import ListingCreate, ListingFilters, ListingQuery
 from app.listings.status import EDITABLE, PUBLIC, check_transition
 
 # Columns that are bookkeeping, not content: never part of a content diff.
@@ -60,6 +61,7 @@ def create(session: Session, *, model: type[ListingColumns], data: ListingCreate
     history.record(
         session, entity_type=model.entity_type, entity_id=record.id, action="create", changes=content_of(record), actor=actor
     )
+    log_change(session, side=model.__tablename__, record_id=record.id)
     if data.status == "published":
         change_status(session, record=record, target="published", reason="published on creation", actor=actor)
     return record
@@ -84,6 +86,7 @@ def update(session: Session, *, record: ListingColumns, data: BaseModel, actor: 
         history.record(
             session, entity_type=record.entity_type, entity_id=record.id, action="update", changes=changes, actor=actor
         )
+        log_change(session, side=record.__tablename__, record_id=record.id)
     session.flush()
     return record
 
@@ -98,6 +101,7 @@ def change_status(session: Session, *, record: ListingColumns, target: str, reas
     if target == "published":
         record.published_at = record.updated_at
     history.record(session, entity_type=record.entity_type, entity_id=record.id, action="status", changes=changes, actor=actor)
+    log_change(session, side=record.__tablename__, record_id=record.id)
     session.flush()
     return record
 
@@ -116,6 +120,7 @@ def delete(session: Session, *, record: ListingColumns, actor: Principal) -> Non
     action = "purge" if actor.is_admin else "delete"
     snapshot = {**content_of(record), "status": record.status, "owner_org_id": record.owner_org_id}
     history.record(session, entity_type=record.entity_type, entity_id=record.id, action=action, changes=snapshot, actor=actor)
+    log_change(session, side=record.__tablename__, record_id=record.id)
     session.delete(record)
     session.flush()
 
@@ -128,12 +133,23 @@ def get_page(session: Session, *, model: type[ListingColumns], query: ListingQue
     return list(session.scalars(statement)), total
 
 
+def published_ids(session: Session, *, model: type[ListingColumns], filters: ListingFilters) -> list[int]:
+    """Ids of the published records that pass `filters` (matching's hard filters)."""
+    statement = select(model.id).where(model.status == "published", *_filter_conditions(model, filters))
+    return list(session.scalars(statement))
+
+
 def _conditions(model: type[ListingColumns], query: ListingQuery, actor: Principal) -> list:
-    conditions = []
+    conditions = _filter_conditions(model, query)
     if not actor.is_admin:
         conditions.append(or_(model.status.in_(PUBLIC), model.owner_org_id == actor.org_id))
     if query.status:
         conditions.append(model.status == query.status)
+    return conditions
+
+
+def _filter_conditions(model: type[ListingColumns], query: ListingFilters) -> list:
+    conditions = []
     if query.field:
         conditions.append(or_(*(_json_list_has(model.fields, code) for code in query.field)))
     if query.mode:
@@ -158,7 +174,7 @@ def _json_list_has(column, code: str):
     return cast(column, String).like(f'%"{code}"%')
 
 
-def _amount_overlap(model: type[ListingColumns], query: ListingQuery) -> list:
+def _amount_overlap(model: type[ListingColumns], query: ListingFilters) -> list:
     """Records whose amount range overlaps the asked range; records without amounts drop out."""
     low_attr, high_attr = model.amount_attrs
     asked_low, asked_high = getattr(query, low_attr), getattr(query, high_attr)

@@ -7,8 +7,8 @@ classes, which FastAPI must see as objects.
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field, create_model
 
 from app.dependencies import PrincipalDep, SessionDep
 from app.history import service as history
@@ -16,6 +16,8 @@ from app.history.schemas import ChangeRead
 from app.listings import service
 from app.listings.models import ListingColumns
 from app.listings.schemas import StatusChange
+from app.matching import service as matching
+from app.matching.schemas import DuplicateWarning
 from app.schemas import Page
 
 
@@ -39,9 +41,17 @@ def build_router(side: ListingSide) -> APIRouter:
     def load(session, record_id: int, principal):
         return service.get_visible_or_raise(session, model=model, record_id=record_id, actor=principal)
 
-    @router.post("", response_model=side.read, status_code=201, summary=f"Create a {label}")
-    def create(data: side.create, session: SessionDep, principal: PrincipalDep):
-        return service.create(session, model=model, data=data, actor=principal)
+    created_model = create_model(
+        f"{side.read.__name__.removesuffix('Read')}Created",
+        __base__=side.read,
+        warnings=(list[DuplicateWarning], Field([], description="near-duplicates of already published records")),
+    )
+
+    @router.post("", response_model=created_model, status_code=201, summary=f"Create a {label}")
+    def create(data: side.create, request: Request, session: SessionDep, principal: PrincipalDep):
+        record = service.create(session, model=model, data=data, actor=principal)
+        warnings = matching.near_duplicates(session, request.app.state.index_keeper, side=side.path, record=record)
+        return {**side.read.model_validate(record).model_dump(), "warnings": warnings}
 
     @router.get("", response_model=Page[side.read], summary=f"List and filter {label}s")
     def list_records(query: Annotated[side.query, Query()], session: SessionDep, principal: PrincipalDep):

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
 from app.catalog.codes import ORGANIZATION_KINDS
 from app.catalog.identifiers import credit_code_problem
@@ -66,7 +66,7 @@ class OrganizationRead(BaseModel):
     name: str
     kind: str
     credit_code: str | None
-    region: str | None = Field(validation_alias="region_code")
+    region: str | None = Field(validation_alias=AliasChoices("region", "region_code"))
     contact: Contact
     created_at: datetime
     updated_at: datetime

@@ -1,0 +1,1 @@
+"""Matching engine: text normalisation, dense and lexical indexes, score fusion."""

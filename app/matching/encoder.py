@@ -1,0 +1,90 @@
+"""Sentence encoders: a small interface and a local sentence-transformers implementation.
+
+The rest of the engine only needs `name`, `dim` and two encode methods, so a
+different model (or a test double) can be swapped in without touching the
+indexes. Vectors are float32 and L2-normalised, so inner product = cosine.
+"""
+
+import os
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+DEFAULT_MAX_SEQ_LENGTH = 256
+"""Token limit per text. m3e-small allows 512, but abstracts of 200-300
+characters fit in 256 tokens and encoding is then markedly faster; see
+scripts/evaluate.py for the quality comparison."""
+
+
+class EncoderNotFoundError(RuntimeError):
+    """The model directory is missing or is not a sentence-transformers model."""
+
+
+class Encoder(Protocol):
+    name: str
+    dim: int
+
+    def encode_documents(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Encode stored records; returns (n, dim) float32 unit rows."""
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode search texts; returns (n, dim) float32 unit rows."""
+
+
+class SentenceTransformerEncoder:
+    """Wraps a SentenceTransformer loaded from a local directory, on CPU."""
+
+    def __init__(self, model, name: str, query_prefix: str, document_prefix: str, batch_size: int = 32):
+        self._model = model
+        self.name = name
+        self.dim = int(model.get_embedding_dimension())
+        self._query_prefix = query_prefix
+        self._document_prefix = document_prefix
+        self._batch_size = batch_size
+
+    def _encode(self, texts: Sequence[str], prefix: str, show_progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            [prefix + text for text in texts],
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_documents(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        return self._encode(texts, self._document_prefix, show_progress)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._query_prefix, False)
+
+
+def load_encoder(
+    path: str | os.PathLike,
+    query_prefix: str = "",
+    document_prefix: str = "",
+    max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
+) -> Encoder:
+    """Load a sentence-transformers directory strictly offline (no hub access, CPU).
+
+    The encoder name is the directory name; it is stored with each index so an
+    index built by one model is never queried with vectors from another.
+    """
+    directory = Path(path)
+    if not (directory / "modules.json").is_file() and not (directory / "config.json").is_file():
+        raise EncoderNotFoundError(
+            f"no sentence encoder at {directory}: run `python models/fetch_encoder.py` "
+            "(done automatically by `make run`) or point TECHMATCH_ENCODER at a "
+            "local sentence-transformers directory"
+        )
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(directory), device="cpu", local_files_only=True)
+    model.max_seq_length = min(max_seq_length, model.max_seq_length or max_seq_length)
+    model.eval()
+    return SentenceTransformerEncoder(model, directory.name, query_prefix, document_prefix)

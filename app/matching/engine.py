@@ -1,0 +1,234 @@
+"""MatchEngine: one encoder, and per side a dense index and a BM25 index.
+
+The engine knows nothing about the database. The service feeds it records
+from its own change log (upsert/remove), stores `applied_seq` with every
+save, and on restart replays only the changes after it.
+
+Ranking of one query:
+1. candidates = dense top-N ∪ BM25 top-N (N = `pool`), both restricted to
+   allowed_ids before ranking;
+2. dense pseudo-relevance feedback (Rocchio): the query vector is moved
+   towards the mean of its best `prf_docs` candidates and the dense search is
+   repeated, which pulls in records about the same subject that share
+   neither words nor phrasing with the short query;
+3. exact dense and BM25 scores for every candidate, fused (fusion.py).
+"""
+
+import json
+import threading
+from pathlib import Path
+from typing import Iterable, NamedTuple, Sequence
+
+import numpy as np
+
+from .encoder import Encoder
+from .fusion import FUSIONS
+from .lexical import BM25Index, Tokenizer, matched_terms
+from .text import document_text, normalize
+from .vector_index import FaissVectorIndex
+
+SIDES = ("demands", "achievements")
+
+
+class Record(NamedTuple):
+    id: int
+    title: str | None
+    keywords: Sequence[str] | str | None
+    body: str | None
+
+
+class Match(NamedTuple):
+    id: int
+    score: float
+    dense_score: float
+    bm25_score: float
+    matched_terms: list[str]
+
+
+class _Side:
+    def __init__(self, vectors: FaissVectorIndex, bm25: BM25Index):
+        self.vectors = vectors
+        self.bm25 = bm25
+
+
+class MatchEngine:
+    """Hybrid (dense + BM25) matching over the two record sides."""
+
+    def __init__(self, encoder: Encoder, fusion: str = "mix", dense_weight: float = 0.7,
+                 pool: int = 100, prf_docs: int = 3, prf_weight: float = 0.5,
+                 smooth_docs: int = 5, smooth_weight: float = 1.0, index_kind: str = "auto"):
+        if fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {fusion!r}; choose from {sorted(FUSIONS)}")
+        self.encoder = encoder
+        self.tokenizer = Tokenizer()
+        self.fusion, self.dense_weight = fusion, dense_weight
+        self.pool, self.prf_docs, self.prf_weight = pool, prf_docs, prf_weight
+        self.smooth_docs, self.smooth_weight = smooth_docs, smooth_weight
+        self._index_kind = index_kind
+        self._lock = threading.RLock()
+        self._sides = {side: self._new_side() for side in SIDES}
+
+    def _new_side(self) -> _Side:
+        return _Side(FaissVectorIndex(self.encoder.name, self.encoder.dim, kind=self._index_kind), BM25Index())
+
+    def _side(self, side: str) -> _Side:
+        if side not in self._sides:
+            raise ValueError(f"unknown side {side!r}; expected one of {SIDES}")
+        return self._sides[side]
+
+    # -- updates ---------------------------------------------------------
+
+    def add_terms(self, words: Iterable[str]) -> None:
+        """Grow the tokeniser dictionary (industry fields, keywords); affects later tokenisation."""
+        self.tokenizer.add_terms(normalize(w) for w in words)
+
+    def upsert(self, side: str, id: int, title: str | None, keywords, body: str | None) -> None:
+        """Index one record, replacing any previous version of the same id."""
+        self.upsert_many(side, [Record(id, title, keywords, body)])
+
+    def upsert_many(self, side: str, records: Iterable, show_progress: bool = False, batch_size: int = 512) -> None:
+        """Index many (id, title, keywords, body) records, encoding them in batches."""
+        records = [Record(*r) for r in records]
+        for start in range(0, len(records), batch_size):
+            batch = records[start:start + batch_size]
+            texts = [document_text(r.title, r.keywords, r.body) for r in batch]
+            vectors = self.encoder.encode_documents(texts, show_progress=show_progress)
+            self.add_encoded(side, [r.id for r in batch], vectors, texts)
+
+    def add_encoded(self, side: str, ids: Sequence[int], vectors: np.ndarray, texts: Sequence[str]) -> None:
+        """Index records whose vectors are already computed (bulk loads, benchmarks)."""
+        tokens = [self.tokenizer.tokenize(text) for text in texts]
+        with self._lock:
+            target = self._side(side)
+            target.vectors.add(np.asarray(ids, dtype=np.int64), vectors)
+            for id_, toks in zip(ids, tokens):
+                target.bm25.add(int(id_), toks)
+
+    def remove(self, side: str, id: int) -> None:
+        with self._lock:
+            target = self._side(side)
+            target.vectors.remove([id])
+            target.bm25.remove(id)
+
+    def count(self, side: str) -> int:
+        return self._side(side).vectors.count
+
+    # -- queries ---------------------------------------------------------
+
+    def search_text(self, side: str, text: str, k: int = 10, allowed_ids=None) -> list[Match]:
+        """Best records of `side` for a free-text query."""
+        text = normalize(text)
+        if not text:
+            return []
+        vector = self.encoder.encode_queries([text])[0]
+        return self._rank(side, vector, self.tokenizer.tokenize(text), k, allowed_ids)
+
+    def search_like(self, side: str, source_side: str, source_id: int, k: int = 10,
+                    allowed_ids=None, query_terms: int = 20) -> list[Match]:
+        """Best records of `side` for a record already stored in `source_side` (no encoding).
+
+        The lexical query is the source's `query_terms` most characteristic terms
+        (tf-idf), which keeps long records fast and focused.
+        """
+        with self._lock:
+            source = self._side(source_side)
+            vector = source.vectors.vector(source_id)
+            if vector is None:
+                raise KeyError(f"{source_side} record {source_id} is not indexed")
+            tokens = source.bm25.top_terms(source_id, query_terms)
+        exclude = {source_id} if side == source_side else set()
+        matches = self._rank(side, vector, tokens, k + len(exclude), allowed_ids)
+        return [m for m in matches if m.id not in exclude][:k]
+
+    def nearest(self, side: str, text: str, k: int = 3) -> list[tuple[int, float]]:
+        """(id, cosine) of the records of `side` closest to `text` read as a record (near-duplicates)."""
+        vector = self.encoder.encode_documents([document_text(None, None, text)])[0]
+        with self._lock:
+            scores, ids = self._side(side).vectors.search(vector, k)
+        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+
+    def _rank(self, side: str, query: np.ndarray, tokens: list[str], k: int, allowed_ids) -> list[Match]:
+        """Pool candidates, re-score them exactly, fuse; Match.dense_score is the plain cosine to `query`."""
+        allowed = None if allowed_ids is None else np.fromiter(allowed_ids, dtype=np.int64)
+        with self._lock:
+            target = self._side(side)
+            n = max(self.pool, k)
+            _, lexical_ids = target.bm25.search(tokens, n, allowed)
+            vector = query
+            _, dense_ids = target.vectors.search(vector, n, allowed)
+            if self.prf_docs:
+                vector = self._feedback(target, query, dense_ids[0])
+                _, dense_ids = target.vectors.search(vector, n, allowed)
+            pool = np.unique(np.concatenate([dense_ids[0][dense_ids[0] >= 0], lexical_ids]))
+            if not len(pool):
+                return []
+            candidates = target.vectors.vectors(pool)
+            bm25_scores = target.bm25.scores_for(tokens, pool)
+            fused = self._fuse(self._dense_scores(candidates, vector), bm25_scores)
+            cosine = candidates @ query
+            best = np.argsort(-fused, kind="stable")[:k]
+            return [Match(int(pool[i]), float(fused[i]), float(cosine[i]), float(bm25_scores[i]),
+                          matched_terms(tokens, target.bm25.terms_of(int(pool[i])))) for i in best]
+
+    def _feedback(self, target: _Side, vector: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Rocchio step in dense space: query + weight * mean of the top feedback vectors."""
+        top = ids[:self.prf_docs][ids[:self.prf_docs] >= 0]
+        if not len(top):
+            return vector
+        centroid = np.mean([target.vectors.vector(int(i)) for i in top], axis=0)
+        moved = vector + self.prf_weight * centroid
+        return (moved / np.linalg.norm(moved)).astype(np.float32)
+
+    def _dense_scores(self, candidates: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """Cosine of the query to each candidate, smoothed with the candidate's neighbours.
+
+        Each candidate vector is replaced by itself + weight * mean of its
+        `smooth_docs` nearest other candidates (re-normalised): a record sitting
+        among records relevant to the query gains, an isolated one loses.
+        """
+        if self.smooth_docs <= 0 or len(candidates) <= self.smooth_docs:
+            return candidates @ vector
+        similarity = candidates @ candidates.T
+        np.fill_diagonal(similarity, -np.inf)
+        neighbours = np.argpartition(-similarity, self.smooth_docs - 1, axis=1)[:, : self.smooth_docs]
+        smoothed = candidates + self.smooth_weight * candidates[neighbours].mean(axis=1)
+        smoothed /= np.maximum(np.linalg.norm(smoothed, axis=1, keepdims=True), 1e-12)
+        return smoothed @ vector
+
+    def _fuse(self, dense: np.ndarray, bm25: np.ndarray) -> np.ndarray:
+        if self.fusion == "mix":
+            return FUSIONS["mix"](dense, bm25, self.dense_weight)
+        return FUSIONS[self.fusion](dense, bm25)
+
+    # -- persistence -----------------------------------------------------
+
+    @property
+    def applied_seq(self) -> int:
+        """Sequence number of the last change-log entry included in the last save/load."""
+        return min(min(s.vectors.applied_seq, s.bm25.applied_seq) for s in self._sides.values())
+
+    def save(self, directory, applied_seq: int | None = None) -> None:
+        """Write both sides under `directory` (each file replaced atomically)."""
+        with self._lock:
+            for name, side in self._sides.items():
+                if applied_seq is not None:
+                    side.vectors.applied_seq = side.bm25.applied_seq = applied_seq
+                side.vectors.save(Path(directory) / name / "dense")
+                side.bm25.save(Path(directory) / name / "lexical")
+            tmp = Path(directory) / "terms.json.tmp"
+            tmp.write_text(json.dumps(sorted(self.tokenizer.terms), ensure_ascii=False), encoding="utf-8")
+            tmp.replace(Path(directory) / "terms.json")
+
+    @classmethod
+    def load(cls, directory, encoder: Encoder, **options) -> "MatchEngine":
+        """Restore a saved engine; raises IndexMismatchError if it was built by another encoder."""
+        engine = cls(encoder, **options)
+        directory = Path(directory)
+        terms_file = directory / "terms.json"
+        if terms_file.is_file():
+            engine.tokenizer.add_terms(json.loads(terms_file.read_text(encoding="utf-8")))
+        for name in SIDES:
+            vectors = FaissVectorIndex.load(directory / name / "dense", encoder.name, encoder.dim,
+                                            kind=engine._index_kind)
+            engine._sides[name] = _Side(vectors, BM25Index.load(directory / name / "lexical"))
+        return engine

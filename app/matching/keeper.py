@@ -1,0 +1,205 @@
+"""Keeps the in-memory MatchEngine in step with the database, through the change log.
+
+The database is the source of truth. The keeper remembers the last change-log entry it applied
+(`applied_seq`), saves it with the index files, and catches up by re-reading the *current*
+state of every record named after it: published records are (re-)indexed, anything else
+(draft, closed, withdrawn, deleted) is removed. Replaying an entry twice is therefore
+harmless, which is what makes crash recovery and several worker processes simple.
+
+Who calls `catch_up`: the request that wrote a change, right after its commit (a few changes,
+tens of milliseconds, so a new record is matchable when its creation returns); every match
+request before it searches (a cheap check that picks up other processes' writes); and a
+background thread that drains large backlogs (bulk imports) and saves the index files.
+"""
+
+import logging
+import shutil
+import threading
+import time
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.achievements.models import Achievement
+from app.catalog.codes import FIELDS
+from app.config import Settings
+from app.database import session_scope
+from app.demands.models import Demand
+from app.matching.encoder import Encoder, load_encoder
+from app.matching.engine import MatchEngine
+from app.matching.models import IndexChange
+
+log = logging.getLogger("techmatch.index")
+
+MODELS = {"demands": Demand, "achievements": Achievement}
+INDEXED_STATUS = "published"
+BATCH = 256
+# How many pending changes a request applies itself; a larger backlog is the worker's.
+INLINE_CATCH_UP = 200
+
+
+@lru_cache(maxsize=4)
+def cached_encoder(path: Path, query_prefix: str, document_prefix: str) -> Encoder:
+    """Load each encoder once per process (tests and the CLI open several keepers)."""
+    return load_encoder(path, query_prefix=query_prefix, document_prefix=document_prefix)
+
+
+def domain_terms() -> list[str]:
+    """Words jieba must keep whole: the industry field names (汽车, 零部件, 碳纤维, …)."""
+    terms = set()
+    for label in FIELDS.values():
+        terms.update(part for part in label.replace("及", "/").split("/") if len(part) > 1)
+    return sorted(terms)
+
+
+def _siblings(directory: Path) -> tuple[Path, Path]:
+    return directory.with_name(directory.name + ".new"), directory.with_name(directory.name + ".old")
+
+
+def _finish_interrupted_swap(directory: Path) -> None:
+    """A crash between the two renames of `save` leaves only the previous folder: restore it."""
+    _, previous = _siblings(directory)
+    if not directory.exists() and previous.exists():
+        previous.rename(directory)
+
+
+class IndexKeeper:
+    def __init__(self, engine: MatchEngine, session_factory: sessionmaker[Session], directory: Path, save_every: int):
+        self.engine = engine
+        self.session_factory = session_factory
+        self.directory = directory
+        self.save_every = save_every
+        self.applied_seq = engine.applied_seq
+        self._unsaved = 0
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        engine.add_terms(domain_terms())
+
+    @classmethod
+    def open(cls, settings: Settings, session_factory: sessionmaker[Session], *, fresh: bool = False) -> "IndexKeeper":
+        """The saved index under the data directory (or an empty one), ready to catch up.
+
+        Raises IndexMismatchError when the saved index was built by another encoder.
+        """
+        encoder = cached_encoder(Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix)
+        directory = settings.index_dir
+        _finish_interrupted_swap(directory)
+        engine = MatchEngine(encoder, index_kind=settings.index_kind)
+        if not fresh and (directory / "terms.json").is_file():
+            saved = MatchEngine.load(directory, encoder, index_kind=settings.index_kind)
+            with session_scope(session_factory) as session:
+                last = session.scalar(select(func.max(IndexChange.seq))) or 0
+            if saved.applied_seq <= last:
+                engine = saved
+            else:  # the database is older than the index (restored backup): trust the database
+                log.warning("index is at change %d but the database ends at %d: rebuilding", saved.applied_seq, last)
+        return cls(engine, session_factory, directory, settings.index_save_every)
+
+    def catch_up(self, limit: int | None = None, show_progress: bool = False) -> int:
+        """Apply change-log entries after `applied_seq`, at most `limit`; returns how many."""
+        applied = 0
+        with self._lock:
+            while limit is None or applied < limit:
+                size = BATCH if limit is None else min(BATCH, limit - applied)
+                with session_scope(self.session_factory) as session:
+                    rows = session.execute(
+                        select(IndexChange.seq, IndexChange.side, IndexChange.record_id)
+                        .where(IndexChange.seq > self.applied_seq)
+                        .order_by(IndexChange.seq)
+                        .limit(size)
+                    ).all()
+                    if not rows:
+                        break
+                    for side, model in MODELS.items():
+                        self._apply(session, side, model, {row.record_id for row in rows if row.side == side}, show_progress)
+                self.applied_seq = rows[-1].seq
+                self._unsaved += len(rows)
+                applied += len(rows)
+        return applied
+
+    def _apply(self, session: Session, side: str, model, ids: set[int], show_progress: bool) -> None:
+        if not ids:
+            return
+        live = session.scalars(select(model).where(model.id.in_(ids), model.status == INDEXED_STATUS)).all()
+        for gone in ids - {record.id for record in live}:
+            self.engine.remove(side, gone)
+        self.engine.add_terms(keyword for record in live for keyword in record.keywords)
+        self.engine.upsert_many(side, [(record.id, *record.searchable_text()) for record in live], show_progress=show_progress)
+
+    def pending(self) -> dict[str, int]:
+        """Per side, the committed changes not yet applied."""
+        with session_scope(self.session_factory) as session:
+            counts = dict(
+                session.execute(
+                    select(IndexChange.side, func.count()).where(IndexChange.seq > self.applied_seq).group_by(IndexChange.side)
+                ).all()
+            )
+        return {side: counts.get(side, 0) for side in MODELS}
+
+    def save(self) -> None:
+        """Write the index files into a new folder, then swap folders, so a crash at any
+        point leaves one complete index on disk (old or new), never a mix of the two."""
+        staging, previous = _siblings(self.directory)
+        with self._lock:
+            shutil.rmtree(staging, ignore_errors=True)
+            self.engine.save(staging, applied_seq=self.applied_seq)
+            if self.directory.exists():
+                self.directory.rename(previous)
+            staging.rename(self.directory)
+            shutil.rmtree(previous, ignore_errors=True)
+            self._unsaved = 0
+        log.info("index saved at change %d", self.applied_seq)
+
+    def start_worker(self, interval: float) -> None:
+        """Poll the change log every `interval` seconds; save after `save_every` changes or when idle."""
+        self._worker = threading.Thread(target=self._run, args=(interval,), name="index-keeper", daemon=True)
+        self._worker.start()
+
+    def stop_worker(self) -> None:
+        self._stop.set()
+        if self._worker:
+            self._worker.join()
+        if self._unsaved:
+            self.save()
+
+    def _run(self, interval: float) -> None:
+        """Catch up at once (what a restart missed), then every `interval` seconds."""
+        while True:
+            try:
+                started = time.perf_counter()
+                applied = self.catch_up()
+                if applied:
+                    log.info("applied %d changes in %.1fs", applied, time.perf_counter() - started)
+                if self._unsaved >= self.save_every or (self._unsaved and not applied):
+                    self.save()
+            except Exception:
+                log.exception("index catch-up failed at change %d; retrying", self.applied_seq)
+            if self._stop.wait(interval):
+                return
+
+    def rebuild(self, show_progress: bool = True) -> int:
+        """Re-encode every published record from scratch (`techmatch reindex`); returns the count.
+
+        The change-log position is read first: changes committed while this runs are replayed
+        afterwards, and replaying one that was already seen is harmless.
+        """
+        from tqdm import tqdm
+
+        with self._lock, session_scope(self.session_factory) as session:
+            self.applied_seq = session.scalar(select(func.max(IndexChange.seq))) or 0
+            total = 0
+            for side, model in MODELS.items():
+                published = select(model).where(model.status == INDEXED_STATUS).order_by(model.id)
+                count = session.scalar(select(func.count()).select_from(published.subquery()))
+                with tqdm(total=count, desc=f"indexing {side}", unit="rec", disable=not show_progress) as bar:
+                    for batch in session.scalars(published.execution_options(yield_per=BATCH)).partitions():
+                        self.engine.add_terms(keyword for record in batch for keyword in record.keywords)
+                        self.engine.upsert_many(side, [(r.id, *r.searchable_text()) for r in batch])
+                        bar.update(len(batch))
+                total += count
+        self.catch_up()
+        self.save()
+        return total

@@ -1,0 +1,276 @@
+"""Lexical side of matching: jieba tokenisation and an incremental Okapi BM25 index.
+
+Exact terms matter in technology matching (a model number, a material, a
+process name) and dense vectors blur them, so BM25 runs next to the encoder.
+
+The index is built for single-record updates from a change log: postings are
+append-only `array` buffers per term, a removed or replaced record leaves a
+tombstone masked at query time, and tombstones are purged on save() once they
+exceed 20 %. Scoring is vectorised with numpy over the postings of the query
+terms, which keeps a query at 100k records within a few milliseconds.
+"""
+
+import json
+import logging
+import math
+import re
+import threading
+from array import array
+from collections import Counter
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import jieba
+import numpy as np
+
+jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter is not the service's log
+
+_STOPWORDS = frozenset(
+    """的 了 和 与 及 或 在 是 为 对 于 以 将 把 被 由 从 向 到 等 并 其 该 此 这 那 之 而 且 也 又 都 就
+    中 上 下 内 后 前 时 所 可 能 会 有 无 不 非 个 种 一种 一个 一些 这些 那些 我们 本文 文中 通过 利用 采用
+    基于 进行 以及 及其 提出 研究 方法 分析 结果 表明 具有 实现 得到 对于 关于 根据 其中 同时 因此 然而 但是
+    可以 能够 已经 一定 主要 相关 不同 用于 作为 之间 针对 a an the of and or in on for to with by from is are
+    be as at this that we our it its""".split()
+)
+_WORD = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
+
+
+class Tokenizer:
+    """jieba search-mode tokeniser with a user dictionary that grows at run time.
+
+    Search mode also emits the parts of long compounds (飞行器 -> 飞行, 飞行器),
+    so a query for the short form still reaches documents using the long one.
+    A private jieba.Tokenizer keeps added terms out of jieba's global state.
+    """
+
+    def __init__(self, terms: Iterable[str] = ()):
+        self._jieba = jieba.Tokenizer()
+        self._lock = threading.Lock()
+        self._terms: set[str] = set()
+        self.add_terms(terms)
+
+    @property
+    def terms(self) -> frozenset[str]:
+        """Words added with add_terms (saved with the engine)."""
+        return frozenset(self._terms)
+
+    def add_terms(self, words: Iterable[str]) -> None:
+        """Teach domain words (industry fields, record keywords) so they stay whole."""
+        with self._lock:
+            for word in words:
+                word = (word or "").strip().lower()
+                if len(word) > 1 and word not in self._terms:
+                    self._jieba.add_word(word)
+                    self._terms.add(word)
+
+    def tokenize(self, text: str) -> list[str]:
+        """Lowercased tokens without stopwords, punctuation or whitespace."""
+        tokens = []
+        for token in self._jieba.cut_for_search(text.lower()):
+            token = token.strip()
+            if token and token not in _STOPWORDS and _WORD.search(token) and not token.startswith("_"):
+                tokens.append(token)
+        return tokens
+
+
+def matched_terms(query_tokens: Sequence[str], doc_tokens: Iterable[str]) -> list[str]:
+    """Query terms present in the document, in query order, without duplicates.
+
+    Terms contained in a longer matched term are dropped (飞行 when 飞行器 matched)
+    so explanations read naturally.
+    """
+    doc = set(doc_tokens)
+    hits = list(dict.fromkeys(t for t in query_tokens if t in doc))
+    return [t for t in hits if not any(t != other and t in other for other in hits)]
+
+
+class BM25Index:
+    """Okapi BM25 over records keyed by database id, updated one record at a time."""
+
+    def __init__(self, k1: float = 1.2, b: float = 0.75):
+        self.k1, self.b = k1, b
+        self.applied_seq = 0
+        self._term_ids: dict[str, int] = {}
+        self._terms: list[str] = []
+        self._post_docs: list[array] = []  # term -> labels
+        self._post_tfs: list[array] = []  # term -> term frequency in that label
+        self._df: list[int] = []  # live documents per term
+        self._doc_terms: list[np.ndarray | None] = []  # label -> term ids (None once removed)
+        self._doc_tfs: list[np.ndarray | None] = []
+        self._doc_len = np.zeros(0, dtype=np.float32)
+        self._alive = np.zeros(0, dtype=bool)
+        self._label_ids: list[int] = []
+        self._id_label: dict[int, int] = {}
+        self._total_len = 0.0
+
+    @property
+    def count(self) -> int:
+        return len(self._id_label)
+
+    def _term_id(self, term: str) -> int:
+        tid = self._term_ids.get(term)
+        if tid is None:
+            tid = self._term_ids[term] = len(self._terms)
+            self._terms.append(term)
+            self._post_docs.append(array("i"))
+            self._post_tfs.append(array("f"))
+            self._df.append(0)
+        return tid
+
+    def add(self, id_: int, tokens: Sequence[str]) -> None:
+        """Insert or replace one record."""
+        self.remove(id_)
+        counts = Counter(tokens)
+        label = len(self._label_ids)
+        terms = np.fromiter((self._term_id(t) for t in counts), dtype=np.int32, count=len(counts))
+        tfs = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+        for tid, tf in zip(terms.tolist(), tfs.tolist()):
+            self._post_docs[tid].append(label)
+            self._post_tfs[tid].append(tf)
+            self._df[tid] += 1
+        self._append_doc(int(id_), terms, tfs, float(len(tokens)))
+
+    def _append_doc(self, id_: int, terms: np.ndarray, tfs: np.ndarray, length: float) -> None:
+        label = len(self._label_ids)
+        if label == len(self._doc_len):
+            grow = max(1024, label)
+            self._doc_len = np.concatenate([self._doc_len, np.zeros(grow, np.float32)])
+            self._alive = np.concatenate([self._alive, np.zeros(grow, bool)])
+        self._doc_len[label] = length
+        self._alive[label] = True
+        self._doc_terms.append(terms)
+        self._doc_tfs.append(tfs)
+        self._label_ids.append(id_)
+        self._id_label[id_] = label
+        self._total_len += length
+
+    def remove(self, id_: int) -> None:
+        label = self._id_label.pop(int(id_), None)
+        if label is None:
+            return
+        for tid in self._doc_terms[label].tolist():
+            self._df[tid] -= 1
+        self._total_len -= float(self._doc_len[label])
+        self._alive[label] = False
+        self._doc_terms[label] = self._doc_tfs[label] = None
+
+    def terms_of(self, id_: int) -> list[str]:
+        """Distinct terms of a stored record (empty if unknown)."""
+        label = self._id_label.get(int(id_))
+        if label is None:
+            return []
+        return [self._terms[t] for t in self._doc_terms[label].tolist()]
+
+    def top_terms(self, id_: int, n: int = 20) -> list[str]:
+        """The record's n most characteristic terms by tf-idf, for "more like this" queries."""
+        label = self._id_label.get(int(id_))
+        if label is None:
+            return []
+        terms, tfs = self._doc_terms[label], self._doc_tfs[label]
+        weights = tfs * self._idf(terms)
+        return [self._terms[t] for t in terms[np.argsort(-weights, kind="stable")[:n]].tolist()]
+
+    def _idf(self, term_ids: np.ndarray) -> np.ndarray:
+        df = np.array([self._df[t] for t in term_ids.tolist()], dtype=np.float32)
+        return np.log1p((self.count - df + 0.5) / (df + 0.5))
+
+    def _score_all(self, query_tokens: Sequence[str]) -> np.ndarray:
+        """BM25 score of every label (removed labels included; callers mask them)."""
+        scores = np.zeros(len(self._label_ids), dtype=np.float32)
+        if not self.count:
+            return scores
+        avgdl = self._total_len / self.count
+        norm = self.k1 * (1 - self.b + self.b * self._doc_len[: len(scores)] / avgdl)
+        for term, qtf in Counter(query_tokens).items():
+            tid = self._term_ids.get(term)
+            if tid is None or not self._df[tid]:
+                continue
+            docs = np.frombuffer(self._post_docs[tid], dtype=np.int32).copy()
+            tfs = np.frombuffer(self._post_tfs[tid], dtype=np.float32).copy()
+            idf = math.log1p((self.count - self._df[tid] + 0.5) / (self._df[tid] + 0.5))
+            scores[docs] += qtf * idf * tfs * (self.k1 + 1) / (tfs + norm[docs])
+        return scores
+
+    def search(self, query_tokens: Sequence[str], k: int, allowed_ids: Iterable[int] | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) with score > 0, restricted to allowed_ids before ranking."""
+        scores = self._score_all(query_tokens)
+        if allowed_ids is None:
+            candidates = np.flatnonzero((scores > 0) & self._alive[: len(scores)])
+        else:
+            labels = (self._id_label.get(int(i)) for i in allowed_ids)
+            candidates = np.array([x for x in labels if x is not None], dtype=np.int64)
+            candidates = candidates[scores[candidates] > 0]
+        if len(candidates) > k:
+            candidates = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
+        candidates = candidates[np.argsort(-scores[candidates], kind="stable")]
+        ids = np.array([self._label_ids[c] for c in candidates.tolist()], dtype=np.int64)
+        return scores[candidates], ids
+
+    def scores_for(self, query_tokens: Sequence[str], ids: Iterable[int]) -> np.ndarray:
+        """BM25 scores of given ids (0.0 for unknown ids)."""
+        scores = self._score_all(query_tokens)
+        labels = [self._id_label.get(int(i)) for i in ids]
+        return np.array([0.0 if x is None else scores[x] for x in labels], dtype=np.float32)
+
+    def _to_arrays(self) -> dict[str, np.ndarray]:
+        """Live records as flat arrays (CSR by record); removed records are dropped."""
+        labels = sorted(self._id_label.values())
+        empty_i, empty_f = np.zeros(0, np.int32), np.zeros(0, np.float32)
+        return {
+            "doc_ptr": np.concatenate([[0], np.cumsum([len(self._doc_terms[l]) for l in labels])]).astype(np.int64),
+            "doc_terms": np.concatenate([empty_i] + [self._doc_terms[l] for l in labels]),
+            "doc_tfs": np.concatenate([empty_f] + [self._doc_tfs[l] for l in labels]),
+            "doc_len": self._doc_len[labels],
+            "label_ids": np.array([self._label_ids[l] for l in labels], dtype=np.int64),
+        }
+
+    def _load_arrays(self, terms: list[str], data) -> None:
+        """Replace the contents with records from _to_arrays() output, postings built in bulk."""
+        ptr, doc_terms, doc_tfs = data["doc_ptr"], data["doc_terms"], data["doc_tfs"]
+        n = len(ptr) - 1
+        self._terms = list(terms)
+        self._term_ids = {t: i for i, t in enumerate(self._terms)}
+        self._label_ids = data["label_ids"].tolist()
+        self._id_label = {id_: label for label, id_ in enumerate(self._label_ids)}
+        self._doc_len = np.array(data["doc_len"], dtype=np.float32)
+        self._alive = np.ones(n, dtype=bool)
+        self._total_len = float(self._doc_len.sum())
+        self._doc_terms = [doc_terms[ptr[i]:ptr[i + 1]] for i in range(n)]
+        self._doc_tfs = [doc_tfs[ptr[i]:ptr[i + 1]] for i in range(n)]
+        labels = np.repeat(np.arange(n, dtype=np.int32), np.diff(ptr))
+        order = np.argsort(doc_terms, kind="stable")
+        bounds = np.searchsorted(doc_terms[order], np.arange(len(self._terms) + 1))
+        labels, tfs = labels[order], np.asarray(doc_tfs[order], dtype=np.float32)
+        self._post_docs = [array("i", labels[bounds[t]:bounds[t + 1]].tobytes()) for t in range(len(self._terms))]
+        self._post_tfs = [array("f", tfs[bounds[t]:bounds[t + 1]].tobytes()) for t in range(len(self._terms))]
+        self._df = np.diff(bounds).tolist()
+
+    def save(self, directory) -> None:
+        """Persist live records as flat arrays (npz) plus the vocabulary (json), each atomically.
+
+        Tombstones are never written; in memory they are purged here once they exceed 20 %.
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        arrays = self._to_arrays()
+        if self.count < 0.8 * len(self._label_ids):
+            self._load_arrays(self._terms, arrays)
+        tmp = directory / "bm25.npz.tmp"
+        with tmp.open("wb") as handle:
+            np.savez(handle, **arrays)
+        tmp.replace(directory / "bm25.npz")
+        meta = {"k1": self.k1, "b": self.b, "terms": self._terms, "applied_seq": self.applied_seq}
+        tmp = directory / "bm25.json.tmp"
+        tmp.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(directory / "bm25.json")
+
+    @classmethod
+    def load(cls, directory) -> "BM25Index":
+        directory = Path(directory)
+        meta = json.loads((directory / "bm25.json").read_text(encoding="utf-8"))
+        index = cls(meta["k1"], meta["b"])
+        index.applied_seq = int(meta["applied_seq"])
+        with np.load(directory / "bm25.npz") as data:
+            index._load_arrays(meta["terms"], {key: data[key] for key in data.files})
+        return index

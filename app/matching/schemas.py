@@ -1,0 +1,83 @@
+"""Request and response bodies for matching."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from app.schemas import RegionCode
+
+MAX_K = 100
+# Query parameters of a match that are options, not filters.
+MATCH_OPTIONS = {"k", "prefer_region"}
+
+
+def match_query_model(filters: type[BaseModel]) -> type[BaseModel]:
+    """The query parameters of a match by record: the target list's filters plus the options."""
+    return create_model(
+        f"{filters.__name__.removesuffix('Filters')}MatchQuery",
+        __base__=filters,
+        k=(int, Field(10, ge=1, le=MAX_K, description="how many matches")),
+        prefer_region=(RegionCode | None, Field(None, description="rank records in this region first")),
+    )
+
+
+class FactorRead(BaseModel):
+    factor: str = Field(description="field | region | mode | budget | maturity | freshness")
+    effect: float = Field(description="added to the score")
+    detail: str
+
+
+class Explanation(BaseModel):
+    matched_terms: list[str] = Field(description="terms found in both texts")
+    query_highlight: str = Field(description="the query or source text, matched terms in <em>")
+    record_highlight: str = Field(description="the matched record's text, matched terms in <em>")
+    shared_fields: list[str]
+    text_relevance: float = Field(description="fused dense + BM25 relevance in [0,1], before adjustments")
+    semantic_similarity: float = Field(description="cosine similarity of the two texts' embeddings")
+    lexical_score: float = Field(description="raw BM25 score of the record for the query terms")
+    factors: list[FactorRead]
+
+
+class MatchItem(BaseModel):
+    id: int
+    score: float = Field(ge=0, le=1)
+    record: dict = Field(description="the matched record, as its own endpoint returns it")
+    explanation: Explanation
+
+
+class MatchResponse(BaseModel):
+    target: Literal["achievements", "demands"]
+    source: dict | None = Field(description='{"side": ..., "id": ...} for a match by record; null for free text')
+    items: list[MatchItem]
+    pending_changes: int = Field(description="committed changes not yet in the index (0: everything is visible)")
+
+
+class TextMatchRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": "电动汽车冬季续航衰减，需要电池低温热管理方案",
+                    "target": "achievements",
+                    "k": 10,
+                    "filters": {"field": ["new_energy"], "maturity": ["pilot", "industrial"]},
+                    "prefer_region": "220100",
+                }
+            ]
+        },
+    )
+
+    text: str = Field(min_length=1, max_length=20_000)
+    target: Literal["achievements", "demands"]
+    k: int = Field(10, ge=1, le=MAX_K)
+    filters: dict = Field({}, description="the target list's filters (field, region, mode, maturity, price/budget range, …)")
+    prefer_region: RegionCode | None = Field(None, description="rank records in this region first")
+
+
+class DuplicateWarning(BaseModel):
+    type: Literal["near_duplicate"] = "near_duplicate"
+    id: int
+    title: str
+    similarity: float
+    msg: str

@@ -1,0 +1,137 @@
+"""Two-way matching (双向匹配): hard filters, hybrid retrieval, structured adjustments, explanations.
+
+Hard filters become the set of allowed ids *before* retrieval, so a filter never empties a
+top-k that was cut first. Candidates are re-read from the database and anything no longer
+published is dropped, so a withdrawn record cannot appear even while the index catches up.
+"""
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.achievements.models import Achievement
+from app.achievements.schemas import AchievementFilters, AchievementRead
+from app.auth import Principal
+from app.catalog.regions import Region
+from app.demands.models import Demand
+from app.demands.schemas import DemandFilters, DemandRead
+from app.errors import InvalidInput
+from app.listings import service as listings
+from app.matching.keeper import INLINE_CATCH_UP, IndexKeeper
+from app.matching.ranking import Profile, adjustments, highlight, profile_of
+from app.matching.schemas import MATCH_OPTIONS, DuplicateWarning
+from app.matching.text import document_text, normalize
+
+SIDES = {
+    "demands": (Demand, DemandFilters, DemandRead),
+    "achievements": (Achievement, AchievementFilters, AchievementRead),
+}
+OTHER_SIDE = {"demands": "achievements", "achievements": "demands"}
+DUPLICATE_SIMILARITY = 0.95
+
+
+def parse_filters(target: str, filters: dict) -> BaseModel:
+    """The target list's filter model from a JSON object; errors point into `filters`."""
+    try:
+        return SIDES[target][1].model_validate(filters)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise InvalidInput(first["msg"], ["body", "filters", *first["loc"]]) from None
+
+
+def _allowed_ids(session: Session, target: str, filters: BaseModel) -> list[int] | None:
+    """None when no filter is set (everything indexed is published and allowed)."""
+    if not filters.model_fields_set - MATCH_OPTIONS:
+        return None
+    return listings.published_ids(session, model=SIDES[target][0], filters=filters)
+
+
+def match_record(
+    session: Session, keeper: IndexKeeper, *, side: str, record_id: int, filters: BaseModel, k: int,
+    prefer_region: str | None, actor: Principal,
+) -> list[dict]:
+    """Records of the other side for one stored record (its own drafts included, for its owner)."""
+    record = listings.get_visible_or_raise(session, model=SIDES[side][0], record_id=record_id, actor=actor)
+    target = OTHER_SIDE[side]
+    keeper.catch_up(limit=INLINE_CATCH_UP)
+    allowed = _allowed_ids(session, target, filters)
+    if allowed == []:
+        return []
+    pool = _pool_size(k)
+    text = document_text(*record.searchable_text())
+    try:
+        candidates = keeper.engine.search_like(target, side, record_id, k=pool, allowed_ids=allowed)
+    except KeyError:  # not indexed: a draft, or not yet caught up
+        candidates = keeper.engine.search_text(target, text, k=pool, allowed_ids=allowed)
+    return _rank(session, target, candidates, profile_of(record), text, prefer_region, k)
+
+
+def match_text(
+    session: Session, keeper: IndexKeeper, *, text: str, target: str, filters: BaseModel, k: int, prefer_region: str | None
+) -> list[dict]:
+    """Records of `target` for free text (brokers, partner platforms)."""
+    keeper.catch_up(limit=INLINE_CATCH_UP)
+    allowed = _allowed_ids(session, target, filters)
+    if allowed == []:
+        return []
+    candidates = keeper.engine.search_text(target, text, k=_pool_size(k), allowed_ids=allowed)
+    return _rank(session, target, candidates, Profile(), normalize(text), prefer_region, k)
+
+
+def _pool_size(k: int) -> int:
+    """Adjustments may reorder near-ties, so rank more candidates than asked."""
+    return min(max(3 * k, 30), 300)
+
+
+def _rank(session, target, candidates, source: Profile, source_text: str, prefer_region: str | None, k: int) -> list[dict]:
+    model, _, read = SIDES[target]
+    ids = [candidate.id for candidate in candidates]
+    records = {r.id: r for r in session.scalars(select(model).where(model.id.in_(ids), model.status == "published"))}
+    region = Region(prefer_region) if prefer_region else None
+    ranked = []
+    for candidate in candidates:
+        record = records.get(candidate.id)
+        if record is None:
+            continue
+        target_profile = profile_of(record)
+        factors = adjustments(source, target_profile, region)
+        score = min(1.0, max(0.0, candidate.score + sum(f.effect for f in factors)))
+        terms = candidate.matched_terms
+        ranked.append({
+            "id": record.id,
+            "score": round(score, 4),
+            "record": read.model_validate(record).model_dump(mode="json"),
+            "explanation": {
+                "matched_terms": terms,
+                "query_highlight": highlight(source_text, terms),
+                "record_highlight": highlight(document_text(*record.searchable_text()), terms),
+                "shared_fields": [code for code in target_profile.fields if code in source.fields],
+                "text_relevance": round(candidate.score, 4),
+                "semantic_similarity": round(candidate.dense_score, 4),
+                "lexical_score": round(candidate.bm25_score, 4),
+                "factors": [f.__dict__ for f in factors],
+            },
+        })
+    ranked.sort(key=lambda item: item["score"], reverse=True)
+    return ranked[:k]
+
+
+def near_duplicates(session: Session, keeper: IndexKeeper, *, side: str, record) -> list[DuplicateWarning]:
+    """Published records of the same side whose text is almost identical to `record`'s."""
+    model = SIDES[side][0]
+    found = [
+        (other_id, similarity)
+        for other_id, similarity in keeper.engine.nearest(side, document_text(*record.searchable_text()), k=3)
+        if other_id != record.id and similarity >= DUPLICATE_SIMILARITY
+    ]
+    titles = dict(session.execute(select(model.id, model.title).where(model.id.in_([i for i, _ in found]))).all())
+    return [
+        DuplicateWarning(
+            id=other_id,
+            title=titles[other_id],
+            similarity=round(similarity, 4),
+            msg=f"与已发布记录 {other_id} 几乎相同 / nearly identical to published record {other_id}",
+        )
+        for other_id, similarity in found
+        if other_id in titles
+    ]

@@ -1,0 +1,38 @@
+"""Text normalisation shared by the dense encoder and the lexical index.
+
+Both indexes must see the same text, otherwise a record written in
+traditional characters or full-width forms would only match through one of
+them. Length is deliberately not limited here: truncation is done on tokens by
+the encoder (its max_seq_length), the only place where the limit is known.
+"""
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    """Build the traditional-to-simplified converter once, on first use (it loads dictionaries)."""
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+def normalize(text: str | None) -> str:
+    """Simplified characters, NFKC (full-width to half-width), single spaces, stripped."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKC", text)
+    text = _t2s().convert(text)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def document_text(title: str | None, keywords: list[str] | str | None, body: str | None) -> str:
+    """One normalised string for a record: title, then keywords, then body."""
+    if isinstance(keywords, str):
+        keywords = [keywords]
+    parts = [normalize(title), normalize(" ".join(keywords or [])), normalize(body)]
+    return " ".join(part for part in parts if part)

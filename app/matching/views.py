@@ -1,0 +1,59 @@
+"""Routes for matching: by record in both directions, and by free text."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from app.dependencies import PrincipalDep, SessionDep
+from app.matching import service
+from app.matching.keeper import IndexKeeper
+from app.matching.schemas import MatchResponse, TextMatchRequest, match_query_model
+
+router = APIRouter(tags=["matching"])
+
+
+def keeper_of(request: Request) -> IndexKeeper:
+    return request.app.state.index_keeper
+
+
+def _response(keeper: IndexKeeper, target: str, source: dict | None, items: list[dict]) -> dict:
+    return {"target": target, "source": source, "items": items, "pending_changes": sum(keeper.pending().values())}
+
+
+def _add_record_route(side: str) -> None:
+    target = service.OTHER_SIDE[side]
+    query_model = match_query_model(service.SIDES[target][1])
+
+    @router.get(
+        f"/{side}/{{record_id}}/matches",
+        response_model=MatchResponse,
+        summary=f"The {target} that best match one of the {side}",
+        operation_id=f"match_{side}",
+    )
+    def match_record(
+        record_id: int,
+        request: Request,
+        session: SessionDep,
+        principal: PrincipalDep,
+        query: Annotated[query_model, Query()],
+    ):
+        keeper = keeper_of(request)
+        items = service.match_record(
+            session, keeper, side=side, record_id=record_id, filters=query, k=query.k, prefer_region=query.prefer_region,
+            actor=principal,
+        )
+        return _response(keeper, target, {"side": side, "id": record_id}, items)
+
+
+_add_record_route("demands")
+_add_record_route("achievements")
+
+
+@router.post("/match", response_model=MatchResponse, summary="Match free text against achievements or demands")
+def match_text(body: TextMatchRequest, request: Request, session: SessionDep, principal: PrincipalDep):
+    keeper = keeper_of(request)
+    filters = service.parse_filters(body.target, body.filters)
+    items = service.match_text(
+        session, keeper, text=body.text, target=body.target, filters=filters, k=body.k, prefer_region=body.prefer_region
+    )
+    return _response(keeper, body.target, None, items)
