@@ -6,6 +6,7 @@ it; every other message goes to stderr.
 
 import argparse
 import logging
+import os
 import sys
 
 from app.config import Settings
@@ -65,6 +66,7 @@ def cmd_reindex(args, settings: Settings) -> None:
     from app.matching.keeper import IndexKeeper
 
     factory = make_session_factory(make_engine(settings.resolved_database_url))
+    settings.encoder_threads = os.cpu_count() or 1  # nothing else runs: use every core
     keeper = IndexKeeper.open(settings, factory, fresh=True)
     total = keeper.rebuild(show_progress=True)
     print(f"indexed {total} published records into {settings.index_dir}", file=sys.stderr)

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     encoder: Path = REPO_ROOT / "models" / "m3e-small"
     encoder_query_prefix: str = ""
     encoder_document_prefix: str = ""
+    # Torch threads for encoding. One keeps a short query fast while requests use the other
+    # core; `techmatch reindex` uses every core for bulk encoding.
+    encoder_threads: int = 1
     index_kind: str = "auto"  # auto | flat | hnsw
     index_save_every: int = 1000  # changes applied between two saves of the index files
     index_worker_seconds: float = 2.0  # how often the background worker polls the change log

@@ -41,9 +41,9 @@ INLINE_CATCH_UP = 200
 
 
 @lru_cache(maxsize=4)
-def cached_encoder(path: Path, query_prefix: str, document_prefix: str) -> Encoder:
+def cached_encoder(path: Path, query_prefix: str, document_prefix: str, threads: int) -> Encoder:
     """Load each encoder once per process (tests and the CLI open several keepers)."""
-    return load_encoder(path, query_prefix=query_prefix, document_prefix=document_prefix)
+    return load_encoder(path, query_prefix=query_prefix, document_prefix=document_prefix, threads=threads)
 
 
 def domain_terms() -> list[str]:
@@ -84,7 +84,9 @@ class IndexKeeper:
 
         Raises IndexMismatchError when the saved index was built by another encoder.
         """
-        encoder = cached_encoder(Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix)
+        encoder = cached_encoder(
+            Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix, settings.encoder_threads
+        )
         directory = settings.index_dir
         _finish_interrupted_swap(directory)
         engine = MatchEngine(encoder, index_kind=settings.index_kind)

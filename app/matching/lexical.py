@@ -32,7 +32,7 @@ _STOPWORDS = frozenset(
     可以 能够 已经 一定 主要 相关 不同 用于 作为 之间 针对 a an the of and or in on for to with by from is are
     be as at this that we our it its""".split()
 )
-_WORD = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
+_WORD = re.compile(r"[^\W_]")  # a letter, digit or CJK character
 
 
 class Tokenizer:
@@ -68,7 +68,7 @@ class Tokenizer:
         tokens = []
         for token in self._jieba.cut_for_search(text.lower()):
             token = token.strip()
-            if token and token not in _STOPWORDS and _WORD.search(token) and not token.startswith("_"):
+            if token and token not in _STOPWORDS and _WORD.search(token):
                 tokens.append(token)
         return tokens
 
@@ -174,8 +174,12 @@ class BM25Index:
         df = np.array([self._df[t] for t in term_ids.tolist()], dtype=np.float32)
         return np.log1p((self.count - df + 0.5) / (df + 0.5))
 
-    def _score_all(self, query_tokens: Sequence[str]) -> np.ndarray:
-        """BM25 score of every label (removed labels included; callers mask them)."""
+    def score_all(self, query_tokens: Sequence[str]) -> np.ndarray:
+        """BM25 score of every internal label; pass the result to top() and scores_of().
+
+        Computing it once per query and reading both the top list and the
+        scores of other candidates from it halves the lexical cost of a query.
+        """
         scores = np.zeros(len(self._label_ids), dtype=np.float32)
         if not self.count:
             return scores
@@ -191,10 +195,9 @@ class BM25Index:
             scores[docs] += qtf * idf * tfs * (self.k1 + 1) / (tfs + norm[docs])
         return scores
 
-    def search(self, query_tokens: Sequence[str], k: int, allowed_ids: Iterable[int] | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def top(self, scores: np.ndarray, k: int, allowed_ids: Iterable[int] | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, ids) with score > 0, restricted to allowed_ids before ranking."""
-        scores = self._score_all(query_tokens)
         if allowed_ids is None:
             candidates = np.flatnonzero((scores > 0) & self._alive[: len(scores)])
         else:
@@ -207,22 +210,25 @@ class BM25Index:
         ids = np.array([self._label_ids[c] for c in candidates.tolist()], dtype=np.int64)
         return scores[candidates], ids
 
-    def scores_for(self, query_tokens: Sequence[str], ids: Iterable[int]) -> np.ndarray:
-        """BM25 scores of given ids (0.0 for unknown ids)."""
-        scores = self._score_all(query_tokens)
+    def scores_of(self, scores: np.ndarray, ids: Iterable[int]) -> np.ndarray:
+        """Entries of a score_all() result for given ids (0.0 for unknown ids)."""
         labels = [self._id_label.get(int(i)) for i in ids]
         return np.array([0.0 if x is None else scores[x] for x in labels], dtype=np.float32)
+
+    def search(self, query_tokens: Sequence[str], k: int, allowed_ids: Iterable[int] | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        return self.top(self.score_all(query_tokens), k, allowed_ids)
 
     def _to_arrays(self) -> dict[str, np.ndarray]:
         """Live records as flat arrays (CSR by record); removed records are dropped."""
         labels = sorted(self._id_label.values())
         empty_i, empty_f = np.zeros(0, np.int32), np.zeros(0, np.float32)
         return {
-            "doc_ptr": np.concatenate([[0], np.cumsum([len(self._doc_terms[l]) for l in labels])]).astype(np.int64),
-            "doc_terms": np.concatenate([empty_i] + [self._doc_terms[l] for l in labels]),
-            "doc_tfs": np.concatenate([empty_f] + [self._doc_tfs[l] for l in labels]),
+            "doc_ptr": np.concatenate([[0], np.cumsum([len(self._doc_terms[x]) for x in labels])]).astype(np.int64),
+            "doc_terms": np.concatenate([empty_i] + [self._doc_terms[x] for x in labels]),
+            "doc_tfs": np.concatenate([empty_f] + [self._doc_tfs[x] for x in labels]),
             "doc_len": self._doc_len[labels],
-            "label_ids": np.array([self._label_ids[l] for l in labels], dtype=np.int64),
+            "label_ids": np.array([self._label_ids[x] for x in labels], dtype=np.int64),
         }
 
     def _load_arrays(self, terms: list[str], data) -> None:
