@@ -5,10 +5,16 @@ free-text query. Reported per ranking method:
   R@1, R@10, MRR@10  the query's own paper (title -> abstract task)
   P@10 same-discipline precision of the top 10, the query's own paper excluded
 
-Two document variants: "title+kw+abstract" (documents contain the query title)
-and "abstract" (abstract only, the fairer title -> abstract task). With
---halves, each half of the corpus is also evaluated as its own corpus, to see
-whether a difference between methods is stable.
+The corpus is first loaded the way the service loads records: each paper is
+created as a published achievement (validation, history, change log) in a
+temporary SQLite database, and the index keeper encodes and indexes it from
+the change log. Those rows are marked "service"; the last one queries through
+the match endpoint's own function (hard filters, database re-read, ranking
+adjustments). Two more document variants follow, built directly in the engine
+from cached vectors for speed: "title+kw+abstract" (documents contain the
+query title) and "abstract" (abstract only, the fairer title -> abstract
+task). With --halves, each half of the corpus is also evaluated as its own
+corpus, to see whether a difference between methods is stable.
 
     python scripts/evaluate.py [--corpus PATH] [--limit N] [--halves] [--cache FILE]
 
@@ -21,6 +27,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -64,19 +71,10 @@ class CachedQueries:
         return np.stack([self._one(t) for t in texts])
 
 
-def evaluate(engine: MatchEngine, rows: list[dict], ids: list[int]) -> dict[str, float]:
-    """Metrics of the engine's current settings, querying every title in `ids`."""
-    hits1 = hits10 = rr = precision = 0.0
-    for i in ids:
-        found = [m.id for m in engine.search_text(SIDE, rows[i]["title"], k=11)]
-        rank = found.index(i) + 1 if i in found[:10] else None
-        hits1 += rank == 1
-        hits10 += rank is not None
-        rr += 1 / rank if rank else 0.0
-        others = [j for j in found if j != i][:10]
-        precision += sum(rows[j]["discipline"] == rows[i]["discipline"] for j in others) / 10
-    n = len(ids)
-    return {"R@1": hits1 / n, "R@10": hits10 / n, "MRR@10": rr / n, "P@10": precision / n}
+def evaluate(engine: MatchEngine, rows: list[dict], ids: list[int], offset: int = 0) -> dict[str, float]:
+    """Metrics of the engine's current settings, querying every title in `ids` (record id = row + offset)."""
+    found_rows = [[m.id - offset for m in engine.search_text(SIDE, rows[i]["title"], k=11)] for i in ids]
+    return metrics(rows, ids, found_rows)
 
 
 def document_vectors(encoder, texts: list[str], cache: str | None) -> np.ndarray:
@@ -92,10 +90,82 @@ def document_vectors(encoder, texts: list[str], cache: str | None) -> np.ndarray
     return stored[key]
 
 
+def load_through_service(rows: list[dict], encoder_path: str, directory: Path):
+    """Create every paper as a published achievement via the service code; returns the caught-up keeper.
+
+    Database ids are 1..N in corpus order, so row i is record i + 1.
+    """
+    from app import migrations
+    from app.achievements.models import Achievement
+    from app.achievements.schemas import AchievementCreate
+    from app.auth import Principal
+    from app.config import Settings
+    from app.database import make_engine, make_session_factory, session_scope
+    from app.listings import service as listings
+    from app.matching import keeper as keeper_module
+    from app.organizations import service as organizations
+    from app.organizations.schemas import OrganizationCreate
+
+    settings = Settings(data_dir=directory, encoder=Path(encoder_path), encoder_threads=os.cpu_count() or 1)
+    migrations.upgrade(settings.resolved_database_url)
+    factory = make_session_factory(make_engine(settings.resolved_database_url))
+    with session_scope(factory) as session:
+        org = organizations.create(session, data=OrganizationCreate(name="评测机构", kind="university"))
+        actor = Principal(key_id=0, org_id=org.id, role="owner")
+        for row in rows:
+            data = AchievementCreate(
+                title=row["title"][:200], abstract=row["abstract"][:20_000],
+                keywords=[k[:50] for k in row["keywords"] if k.strip()][:30], status="published",
+            )
+            listings.create(session, model=Achievement, data=data, actor=actor)
+    keeper_module.cached_encoder.cache_clear()
+    keeper = keeper_module.IndexKeeper.open(settings, factory)
+    log(f"indexing {len(rows)} achievements through the change log ...")
+    started = time.time()
+    keeper.catch_up(show_progress=True)
+    log(f"  {len(rows) / (time.time() - started):.1f} docs/s")
+    return keeper, factory
+
+
+def evaluate_service(keeper, factory, rows: list[dict]) -> dict[str, float]:
+    """The same metrics through matching.service.match_text, the function behind POST /match."""
+    from app.achievements.schemas import AchievementFilters
+    from app.database import session_scope
+    from app.matching import service
+
+    by_id = {i + 1: i for i in range(len(rows))}
+    found_rows = []
+    with session_scope(factory) as session:
+        for row in rows:
+            items = service.match_text(session, keeper, text=row["title"], target=SIDE, filters=AchievementFilters(), k=11, prefer_region=None)
+            found_rows.append([by_id[item["id"]] for item in items])
+    return metrics(rows, list(range(len(rows))), found_rows)
+
+
+def metrics(rows: list[dict], ids: list[int], found_rows: list[list[int]]) -> dict[str, float]:
+    hits1 = hits10 = rr = precision = 0.0
+    for i, found in zip(ids, found_rows):
+        rank = found.index(i) + 1 if i in found[:10] else None
+        hits1 += rank == 1
+        hits10 += rank is not None
+        rr += 1 / rank if rank else 0.0
+        others = [j for j in found if j != i][:10]
+        precision += sum(rows[j]["discipline"] == rows[i]["discipline"] for j in others) / 10
+    n = len(ids)
+    return {"R@1": hits1 / n, "R@10": hits10 / n, "MRR@10": rr / n, "P@10": precision / n}
+
+
 def build(encoder, rows, ids, vectors, texts) -> MatchEngine:
     engine = MatchEngine(encoder)
     engine.add_encoded(SIDE, ids, vectors[ids], [texts[i] for i in ids])
     return engine
+
+
+def apply_method(engine: MatchEngine, encoder, settings: dict) -> None:
+    """Switch a built engine to one method's settings (defaults for anything not given)."""
+    defaults = MatchEngine(encoder)
+    for key in ("fusion", "dense_weight", "prf_docs", "prf_weight", "smooth_docs", "smooth_weight", "pool"):
+        setattr(engine, key, settings.get(key, getattr(defaults, key)))
 
 
 def main() -> int:
@@ -121,14 +191,21 @@ def main() -> int:
         subsets.update({"half A": subsets["all"][:half], "half B": subsets["all"][half:]})
 
     results = []
+    with tempfile.TemporaryDirectory() as directory:
+        keeper, factory = load_through_service(rows, args.encoder, Path(directory))
+        for method, settings in METHODS.items():
+            apply_method(keeper.engine, encoder, settings)
+            log(f"  service / {method}")
+            results.append(("service", "all", method, evaluate(keeper.engine, rows, subsets["all"], offset=1)))
+        apply_method(keeper.engine, encoder, {})
+        log("  service / POST /match")
+        results.append(("service", "all", "POST /match path", evaluate_service(keeper, factory, rows)))
     for variant, texts in variants.items():
         vectors = document_vectors(encoder, texts, args.cache)
         for subset, ids in subsets.items():
             engine = build(encoder, rows, ids, vectors, texts)
             for method, settings in METHODS.items():
-                defaults = MatchEngine(encoder)
-                for key in ("fusion", "dense_weight", "prf_docs", "prf_weight", "smooth_docs", "smooth_weight", "pool"):
-                    setattr(engine, key, settings.get(key, getattr(defaults, key)))
+                apply_method(engine, encoder, settings)
                 log(f"  {variant} / {subset} / {method}")
                 results.append((variant, subset, method, evaluate(engine, rows, ids)))
 
