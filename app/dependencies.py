@@ -11,7 +11,7 @@ from app.accounts import service as accounts
 from app.auth import Principal
 from app.database import session_scope
 from app.errors import Unauthorized
-from app.matching.keeper import INLINE_CATCH_UP
+from app.matching.keeper import INLINE_CATCH_UP, INLINE_WAIT_SECONDS
 from app.matching.models import INDEX_CHANGED
 
 log = logging.getLogger("techmatch")
@@ -27,7 +27,7 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
     if session.info.get(INDEX_CHANGED):
         try:
-            request.app.state.index_keeper.catch_up(limit=INLINE_CATCH_UP)
+            request.app.state.index_keeper.catch_up(limit=INLINE_CATCH_UP, wait=INLINE_WAIT_SECONDS)
         except Exception:  # the change is committed; the background worker will retry
             log.exception("inline index update failed; left to the background worker")
 

@@ -35,9 +35,11 @@ log = logging.getLogger("techmatch.index")
 
 MODELS = {"demands": Demand, "achievements": Achievement}
 INDEXED_STATUS = "published"
-BATCH = 256
-# How many pending changes a request applies itself; a larger backlog is the worker's.
+BATCH = 128
+# How many pending changes a request applies itself, and how long it waits for the lock;
+# a larger backlog is the worker's.
 INLINE_CATCH_UP = 200
+INLINE_WAIT_SECONDS = 2.0
 
 
 @lru_cache(maxsize=4)
@@ -100,27 +102,40 @@ class IndexKeeper:
                 log.warning("index is at change %d but the database ends at %d: rebuilding", saved.applied_seq, last)
         return cls(engine, session_factory, directory, settings.index_save_every)
 
-    def catch_up(self, limit: int | None = None, show_progress: bool = False) -> int:
-        """Apply change-log entries after `applied_seq`, at most `limit`; returns how many."""
+    def catch_up(self, limit: int | None = None, show_progress: bool = False, wait: float | None = None) -> int:
+        """Apply change-log entries after `applied_seq`, at most `limit`; returns how many.
+
+        Works batch by batch, taking the lock for one batch at a time, so a long backlog never
+        holds up searches. With `wait` (seconds), gives up when another thread keeps the lock
+        that long: that thread is applying the same log in order, so nothing is lost.
+        """
         applied = 0
-        with self._lock:
-            while limit is None or applied < limit:
-                size = BATCH if limit is None else min(BATCH, limit - applied)
-                with session_scope(self.session_factory) as session:
-                    rows = session.execute(
-                        select(IndexChange.seq, IndexChange.side, IndexChange.record_id)
-                        .where(IndexChange.seq > self.applied_seq)
-                        .order_by(IndexChange.seq)
-                        .limit(size)
-                    ).all()
-                    if not rows:
-                        break
-                    for side, model in MODELS.items():
-                        self._apply(session, side, model, {row.record_id for row in rows if row.side == side}, show_progress)
-                self.applied_seq = rows[-1].seq
-                self._unsaved += len(rows)
-                applied += len(rows)
+        while limit is None or applied < limit:
+            if not self._lock.acquire(timeout=-1 if wait is None else wait):
+                break
+            try:
+                done = self._apply_batch(BATCH if limit is None else min(BATCH, limit - applied), show_progress)
+            finally:
+                self._lock.release()
+            if not done:
+                break
+            applied += done
         return applied
+
+    def _apply_batch(self, size: int, show_progress: bool) -> int:
+        with session_scope(self.session_factory) as session:
+            rows = session.execute(
+                select(IndexChange.seq, IndexChange.side, IndexChange.record_id)
+                .where(IndexChange.seq > self.applied_seq)
+                .order_by(IndexChange.seq)
+                .limit(size)
+            ).all()
+            for side, model in MODELS.items():
+                self._apply(session, side, model, {row.record_id for row in rows if row.side == side}, show_progress)
+        if rows:
+            self.applied_seq = rows[-1].seq
+            self._unsaved += len(rows)
+        return len(rows)
 
     def _apply(self, session: Session, side: str, model, ids: set[int], show_progress: bool) -> None:
         if not ids:
