@@ -68,13 +68,11 @@ def build_router(side: ListingSide) -> APIRouter:
         return service.update(session, record=record, data=data, actor=principal)
 
     def status_route(target: str, verb: str):
-        @router.post(f"/{{record_id}}/{verb}", response_model=side.read, summary=f"{verb.capitalize()} a {label}")
+        @router.post(f"/{{record_id}}/{verb}", response_model=side.read, name=verb, summary=f"{verb.capitalize()} a {label}")
         def change(record_id: int, session: SessionDep, principal: PrincipalDep, body: StatusChange | None = None):
             record = load(session, record_id, principal)
             reason = body.reason if body else ""
             return service.change_status(session, record=record, target=target, reason=reason, actor=principal)
-
-        change.__name__ = f"{verb}_{side.path}"
 
     status_route("published", "publish")
     status_route("closed", "close")
