@@ -3,6 +3,9 @@
 A declared Content-Length over the cap is refused at once; a chunked body is counted as it
 arrives and refused when it crosses the cap (FastAPI lets an HTTPException raised while
 reading the body through to the error handlers). Both answer in the common error shape.
+
+Spreadsheet uploads (`POST /api/v1/imports`) have their own, larger cap: the application's
+`settings.import_max_bytes`.
 """
 
 import json
@@ -11,19 +14,29 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
+UPLOAD_PATHS = ("/api/v1/imports",)
+
+
 class BodySizeLimit:
     def __init__(self, app: ASGIApp, max_bytes: int):
         self.app = app
         self.max_bytes = max_bytes
-        self.message = f"request body too large: the limit is {max_bytes} bytes / 请求体过大"
+
+    def _limit(self, scope: Scope) -> int:
+        if scope["path"] in UPLOAD_PATHS:
+            settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+            return getattr(settings, "import_max_bytes", self.max_bytes)
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self._limit(scope)
+        message = f"request body too large: the limit is {max_bytes} bytes / 请求体过大"
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_bytes:
-            body = json.dumps({"detail": [{"loc": [], "msg": self.message, "type": "http_error"}]}).encode()
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            body = json.dumps({"detail": [{"loc": [], "msg": message, "type": "http_error"}]}).encode()
             await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]})
             await send({"type": "http.response.body", "body": body})
             return
@@ -34,8 +47,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise HTTPException(413, self.message)
+                if received > max_bytes:
+                    raise HTTPException(413, message)
             return message
 
         await self.app(scope, counting_receive, send)

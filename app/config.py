@@ -31,6 +31,16 @@ class Settings(BaseSettings):
     index_save_every: int = 1000  # changes applied between two saves of the index files
     index_worker_seconds: float = 2.0  # how often the background worker polls the change log
 
+    # Bulk import: the upload cap (the general body cap does not apply to uploads), rows per file,
+    # and rows per transaction (a crash loses at most one chunk's work, never half a row).
+    import_max_bytes: int = 64 * 1024 * 1024  # one province's 60,000 achievements is ~25 MB of .xlsx
+    import_max_rows: int = 100_000
+    import_chunk_rows: int = 200
+
+    @property
+    def imports_dir(self) -> Path:
+        return self.data_dir / "imports"
+
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"

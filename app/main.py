@@ -14,10 +14,15 @@ from app.config import Settings
 from app.database import make_engine, make_session_factory
 from app.demands.views import router as demands_router
 from app.errors import install_error_handlers
+from app.exports.views import router as exports_router
+from app.imports.views import router as imports_router
+from app.interests.views import router as interests_router
 from app.matching.keeper import IndexKeeper
 from app.matching.views import router as matching_router
+from app.notifications.views import router as notifications_router
 from app.migrations import pending_message
 from app.organizations.views import router as organizations_router
+from app.proposals.views import router as proposals_router
 
 log = logging.getLogger("techmatch")
 request_log = logging.getLogger("techmatch.request")
@@ -84,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     api = APIRouter(prefix="/api/v1")
-    for router in (codes_router, organizations_router, accounts_router, demands_router, achievements_router, matching_router):
+    for router in (codes_router, organizations_router, accounts_router, demands_router, achievements_router, matching_router, imports_router, exports_router, proposals_router, interests_router, notifications_router):
         api.include_router(router)
 
     @api.get("/health", tags=["health"], summary="Liveness, the database, and how far the matching index has caught up")

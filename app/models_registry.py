@@ -5,7 +5,11 @@ from app.achievements.models import Achievement
 from app.database import Base
 from app.demands.models import Demand
 from app.history.models import ChangeRecord
+from app.imports.models import ImportJob, ImportLink
+from app.interests.models import Interest
 from app.matching.models import IndexChange
+from app.notifications.models import Notification
 from app.organizations.models import Organization
+from app.proposals.models import Milestone, Proposal
 
-__all__ = ["Base", "Organization", "ApiKey", "Demand", "Achievement", "ChangeRecord", "IndexChange"]
+__all__ = ["Base", "Organization", "ApiKey", "Demand", "Achievement", "ChangeRecord", "IndexChange", "ImportJob", "ImportLink", "Proposal", "Milestone", "Interest", "Notification"]

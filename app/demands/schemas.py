@@ -1,8 +1,9 @@
 """Request and response bodies for demands."""
 
 from datetime import date
+from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.listings.schemas import Amount, Deadline, ListingCreate, ListingFilters, ListingQuery, ListingRead, LongText, ModeCodes, partial_of
 
@@ -17,8 +18,24 @@ EXAMPLE = {
     "cooperation_modes": ["development", "joint_development"],
     "region": "220104",
     "contact": {"name": "王工", "phone": "0431-85100000"},
+    "application_deadline": "2027-03-31",
+    "delivery_deadline": "2027-12-31",
+    "qualifications": {"text": "具有电池热管理研发经验的团队", "university_only": False, "institute_only": False},
+    "deliverables": "低温热管理系统样机一套、测试报告、技术资料",
+    "acceptance_criteria": "-20℃环境下整车续航衰减不超过20%，经第三方检测机构测试",
     "status": "published",
 }
+
+
+class Qualifications(BaseModel):
+    """揭榜条件: who may apply. Flags that are set restrict applicants to those kinds (any of them)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    text: str = Field("", max_length=2000, description="free text, e.g. 具有相关领域研发经验")
+    high_tech_enterprise_only: bool = Field(False, description="高新技术企业 only (enterprises)")
+    university_only: bool = Field(False, description="高校 only")
+    institute_only: bool = Field(False, description="科研院所 only")
 
 
 class DemandCreate(ListingCreate):
@@ -30,6 +47,11 @@ class DemandCreate(ListingCreate):
     budget_max: Amount | None = None
     deadline: Deadline | None = None
     cooperation_modes: ModeCodes = []
+    application_deadline: Deadline | None = Field(None, description="揭榜申请截止: last day proposals are accepted")
+    delivery_deadline: Deadline | None = Field(None, description="交付期限")
+    qualifications: Qualifications | None = None
+    deliverables: LongText | None = Field(None, description="交付成果")
+    acceptance_criteria: LongText | None = Field(None, description="验收标准")
 
 
 DemandUpdate = partial_of(DemandCreate, "DemandUpdate")
@@ -42,6 +64,11 @@ class DemandRead(ListingRead):
     budget_max: int | None
     deadline: date | None
     cooperation_modes: list[str]
+    application_deadline: date | None
+    delivery_deadline: date | None
+    qualifications: Qualifications | None
+    deliverables: str | None
+    acceptance_criteria: str | None
 
 
 class DemandFilters(ListingFilters):
@@ -50,4 +77,4 @@ class DemandFilters(ListingFilters):
 
 
 class DemandQuery(DemandFilters, ListingQuery):
-    pass
+    status: Literal["draft", "published", "in_progress", "completed", "failed", "terminated", "closed", "withdrawn"] | None = None

@@ -7,10 +7,15 @@ template and the exporter (which writes the same headers, so an exported file im
 import re
 from dataclasses import dataclass
 
+from app.achievements.schemas import AchievementCreate
 from app.catalog.codes import COOPERATION_MODES, FIELDS, MATURITY
+from app.demands.schemas import DemandCreate
 
 WAN = 10_000  # 万元 → 元
-STATUS_LABELS = {"published": "发布", "draft": "草稿", "closed": "已关闭", "withdrawn": "已撤回"}
+STATUS_LABELS = {
+    "published": "发布", "draft": "草稿", "closed": "已关闭", "withdrawn": "已撤回",
+    "in_progress": "揭榜中", "completed": "已验收", "failed": "未通过", "terminated": "已终止",
+}
 
 
 @dataclass(frozen=True)
@@ -49,8 +54,17 @@ DEMAND_COLUMNS = [
     Column("榜额(万元)", "reward", "wan", width=12, example=200),
     Column("预算下限(万元)", "budget_min", "wan", width=12),
     Column("预算上限(万元)", "budget_max", "wan", width=12),
-    Column("截止日期", "deadline", "date", width=12, example="2027-06-30"),
+    Column("截止日期", "deadline", "date", width=12),
     Column("合作方式", "cooperation_modes", "codes", COOPERATION_MODES, 16),
+    # The conditions of the call (榜单条件), read only where the demand schema has them.
+    Column("揭榜截止日期", "application_deadline", "date", width=12),
+    Column("交付期限", "delivery_deadline", "date", width=12),
+    Column("揭榜条件", "qualifications.text", "text", width=30),
+    Column("限高新技术企业", "qualifications.high_tech_enterprise_only", "bool", width=8),
+    Column("限高校", "qualifications.university_only", "bool", width=8),
+    Column("限科研院所", "qualifications.institute_only", "bool", width=8),
+    Column("交付成果", "deliverables", "text", width=30),
+    Column("验收标准", "acceptance_criteria", "text", width=30),
     *_COMMON_TAIL,
 ]
 
@@ -70,7 +84,17 @@ ACHIEVEMENT_COLUMNS = [
     *_COMMON_TAIL,
 ]
 
-COLUMNS = {"demands": DEMAND_COLUMNS, "achievements": ACHIEVEMENT_COLUMNS}
+
+
+def _in_schema(columns: list[Column], schema) -> list[Column]:
+    """The columns whose field the side's Create schema accepts (and 原系统编号)."""
+    return [c for c in columns if c.kind == "external" or c.key.split(".")[0] in schema.model_fields]
+
+
+COLUMNS = {
+    "demands": _in_schema(DEMAND_COLUMNS, DemandCreate),
+    "achievements": _in_schema(ACHIEVEMENT_COLUMNS, AchievementCreate),
+}
 EXAMPLES = {
     "demands": {"所属领域": "汽车及零部件；新能源/氢能", "关键词": "续航衰减；低温", "合作方式": "技术开发"},
     "achievements": {"所属领域": "新能源/氢能", "关键词": "低温热管理；热泵", "成熟度": "中试", "转化方式": "技术许可；技术开发"},

@@ -4,7 +4,6 @@ Nothing here touches the database. Each data row keeps its spreadsheet row numbe
 row is 1 when it is the first line), and every problem names the column as the file heads it.
 """
 
-import codecs
 import csv
 import io
 import re
@@ -47,6 +46,12 @@ class Sheet:
     columns: list[Column | None]
     rows: Iterator[tuple[int, list]]
     ignored: list[str] = field(default_factory=list)
+    source: Iterator | None = None
+
+    def close(self) -> None:
+        """Release the file (the workbook of an .xlsx) before the rows are exhausted."""
+        if self.source is not None:
+            self.source.close()
 
 
 def decode_csv(data: bytes) -> str:
@@ -76,19 +81,24 @@ def open_sheet(path: Path, side: str) -> Sheet:
     """
     raw_rows = _xlsx_rows(path) if path.suffix.lower() == ".xlsx" else _csv_rows(path)
     mapping = header_map(side)
-    for number, values in raw_rows:
-        names = [normalize_header(v) if v is not None else "" for v in values]
-        if any(name in mapping for name in names):
-            columns = [mapping.get(name) for name in names]
-            headers = [str(v).strip() if v is not None else "" for v in values]
-            ignored = [h for h, c in zip(headers, columns) if c is None and h]
-            keys = [c.key for c in columns if c is not None]
-            duplicated = sorted({k for k in keys if keys.count(k) > 1})
-            if duplicated:
-                raise FileProblem(f"row {number}: more than one column for {', '.join(duplicated)}")
-            if "title" not in keys:
-                raise FileProblem(f"row {number}: no title column (需求名称 / 成果名称 / title)")
-            return Sheet(headers, columns, _non_empty(raw_rows), ignored)
+    try:
+        for number, values in raw_rows:
+            names = [normalize_header(v) if v is not None else "" for v in values]
+            if any(name in mapping for name in names):
+                columns = [mapping.get(name) for name in names]
+                headers = [str(v).strip() if v is not None else "" for v in values]
+                ignored = [h for h, c in zip(headers, columns) if c is None and h]
+                keys = [c.key for c in columns if c is not None]
+                duplicated = sorted({k for k in keys if keys.count(k) > 1})
+                if duplicated:
+                    raise FileProblem(f"row {number}: more than one column for {', '.join(duplicated)}")
+                if "title" not in keys:
+                    raise FileProblem(f"row {number}: no title column (需求名称 / 成果名称 / title)")
+                return Sheet(headers, columns, _non_empty(raw_rows), ignored, raw_rows)
+    except FileProblem:
+        raw_rows.close()
+        raise
+    raw_rows.close()
     raise FileProblem("no header row: none of the known column names was found")
 
 
@@ -267,10 +277,3 @@ def column_of(loc: tuple | list, headers: dict[str, str]) -> str:
             return headers[key]
     return names[0] if names else ""
 
-
-def sniff_utf8(data: bytes) -> bool:
-    try:
-        codecs.decode(data, "utf-8-sig")
-        return True
-    except UnicodeDecodeError:
-        return False

@@ -1,12 +1,14 @@
 """Columns both lists share, as a mixin each side's table inherits."""
 
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from app.catalog.region_columns import RegionColumns
 from app.database import UTCDateTime, utcnow
+from app.listings.status import LISTING, StateMachine
 
 
 class ListingColumns(RegionColumns):
@@ -20,6 +22,8 @@ class ListingColumns(RegionColumns):
     text_attr: str
     modes_attr: str
     amount_attrs: tuple[str, str]
+    # The table of allowed status transitions; demands replace it with the 揭榜 life cycle.
+    lifecycle: ClassVar[StateMachine] = LISTING
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -35,6 +39,9 @@ class ListingColumns(RegionColumns):
     @declared_attr
     def owner_org_id(cls) -> Mapped[int]:
         return mapped_column(ForeignKey("organizations.id"), index=True)
+
+    def check_consistency(self) -> None:
+        """Raise InvalidInput when fields contradict each other; each side adds its own rules."""
 
     @classmethod
     def text_column(cls):

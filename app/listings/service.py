@@ -17,7 +17,6 @@ from app.history import service as history
 from app.listings.models import ListingColumns
 from app.matching.models import log_change
 from app.listings.schemas import ListingCreate, ListingFilters, ListingQuery
-from app.listings.status import EDITABLE, PUBLIC, check_transition
 
 # Columns that are bookkeeping, not content: never part of a content diff.
 _BOOKKEEPING = {"id", "owner_org_id", "status", "created_at", "updated_at", "published_at", "region_province", "region_city"}
@@ -26,7 +25,7 @@ _SORTABLE = {"id", "title", "created_at", "updated_at", "published_at", "deadlin
 
 def is_visible(record: ListingColumns, actor: Principal) -> bool:
     """Public statuses for everyone; drafts and withdrawn records for their owner and admins."""
-    return record.status in PUBLIC or actor.is_admin or record.owner_org_id == actor.org_id
+    return record.status in record.lifecycle.public or actor.is_admin or record.owner_org_id == actor.org_id
 
 
 def get_visible_or_raise(session: Session, *, model: type[ListingColumns], record_id: int, actor: Principal):
@@ -56,6 +55,7 @@ def create(session: Session, *, model: type[ListingColumns], data: ListingCreate
     record = model(**data.model_dump(exclude={"status", "region"}), owner_org_id=actor.org_id, status="draft")
     record.set_region(data.region)
     _check_amounts(record)
+    record.check_consistency()
     session.add(record)
     session.flush()
     history.record(
@@ -70,7 +70,7 @@ def create(session: Session, *, model: type[ListingColumns], data: ListingCreate
 def update(session: Session, *, record: ListingColumns, data: BaseModel, actor: Principal):
     """Apply the fields the caller sent; the history keeps each field's old and new value."""
     actor.require_manage(record.owner_org_id, f"{record.entity_type} {record.id}")
-    if record.status not in EDITABLE:
+    if record.status not in record.lifecycle.editable:
         raise Conflict(f"a {record.status} {record.entity_type} can no longer be edited", ["path", "record_id"])
     values = data.model_dump(exclude_unset=True)
     before = content_of(record)
@@ -79,6 +79,7 @@ def update(session: Session, *, record: ListingColumns, data: BaseModel, actor: 
     for key, value in values.items():
         setattr(record, key, value)
     _check_amounts(record)
+    record.check_consistency()
     after = content_of(record)
     changes = {key: {"old": before[key], "new": after[key]} for key in after if before[key] != after[key]}
     if changes:
@@ -92,9 +93,9 @@ def update(session: Session, *, record: ListingColumns, data: BaseModel, actor: 
 
 
 def change_status(session: Session, *, record: ListingColumns, target: str, reason: str, actor: Principal):
-    """Publish, close or withdraw, along the allowed transitions only."""
+    """Move `record` to `target` along its life cycle's allowed transitions only."""
     actor.require_manage(record.owner_org_id, f"{record.entity_type} {record.id}")
-    check_transition(record.status, target)
+    record.lifecycle.check(record.status, target)
     changes = {"status": {"old": record.status, "new": target}, "reason": reason}
     record.status = target
     record.updated_at = utcnow()
@@ -133,6 +134,21 @@ def get_page(session: Session, *, model: type[ListingColumns], query: ListingQue
     return list(session.scalars(statement)), total
 
 
+def all_matching(*, model: type[ListingColumns], query: ListingQuery, actor: Principal):
+    """The statement selecting every record `get_page` would page through, in the same order.
+
+    Built (and its filters checked) before any row is read, so a streamed export fails early.
+    """
+    return select(model).where(*_conditions(model, query, actor)).order_by(*_ordering(model, query.sort))
+
+
+def iter_records(session: Session, statement, *, batch: int = 500):
+    """The records of `statement`, fetched `batch` at a time and released as they go."""
+    for record in session.scalars(statement.execution_options(yield_per=batch)):
+        yield record
+        session.expunge(record)
+
+
 def published_ids(session: Session, *, model: type[ListingColumns], filters: ListingFilters) -> list[int]:
     """Ids of the published records that pass `filters` (matching's hard filters)."""
     statement = select(model.id).where(model.status == "published", *_filter_conditions(model, filters))
@@ -142,7 +158,7 @@ def published_ids(session: Session, *, model: type[ListingColumns], filters: Lis
 def _conditions(model: type[ListingColumns], query: ListingQuery, actor: Principal) -> list:
     conditions = _filter_conditions(model, query)
     if not actor.is_admin:
-        conditions.append(or_(model.status.in_(PUBLIC), model.owner_org_id == actor.org_id))
+        conditions.append(or_(model.status.in_(model.lifecycle.public), model.owner_org_id == actor.org_id))
     if query.status:
         conditions.append(model.status == query.status)
     return conditions

@@ -1,0 +1,90 @@
+"""Routes for exports: /api/v1/exports/{demands,achievements} and /api/v1/exports/annual.
+
+No `from __future__ import annotations`: the query models are built at import time and
+FastAPI must see them as objects.
+"""
+
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import Field, create_model
+from starlette.background import BackgroundTask
+
+from app.achievements.views import SIDE as ACHIEVEMENTS
+from app.database import session_scope
+from app.demands.views import SIDE as DEMANDS
+from app.dependencies import PrincipalDep, SessionDep
+from app.exports import service as export
+from app.exports.annual import TITLES, write_annual
+from app.listings import service as listings
+from app.listings.views import ListingSide
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SHEET_TITLES = {"demands": "技术需求", "achievements": "科技成果"}
+
+router = APIRouter(prefix="/exports", tags=["exports"])
+
+
+def _temp_path(name: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix="techmatch-export-")) / name
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    path.parent.rmdir()
+
+
+def _add_side(side: ListingSide) -> None:
+    name = side.path
+    export_query = create_model(
+        f"{side.query.__name__.removesuffix('Query')}ExportQuery",
+        __base__=side.query,
+        format=(Literal["xlsx", "csv"], Field("xlsx", description="xlsx (styled) or csv (UTF-8 with BOM)")),
+    )
+
+    @router.get(f"/{name}", summary=f"Every {side.label} passing the list filters, as .xlsx or .csv", response_class=FileResponse)
+    def export_side(query: Annotated[export_query, Query()], request: Request, session: SessionDep, principal: PrincipalDep):
+        """The same filters and `sort` as the list endpoint; `page` and `size` are ignored. Headers are
+        the import template's, so the file imports back unchanged."""
+        statement = listings.all_matching(model=side.model, query=query, actor=principal)
+        stamp = date.today().strftime("%Y%m%d")
+        if query.format == "csv":
+            factory = request.app.state.session_factory
+
+            def stream():
+                with session_scope(factory) as own:
+                    yield from export.csv_chunks(own, name, listings.iter_records(own, statement))
+
+            headers = {"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'}
+            return StreamingResponse(stream(), media_type="text/csv; charset=utf-8", headers=headers)
+        path = _temp_path(f"{name}-{stamp}.xlsx")
+        export.write_xlsx(session, name, listings.iter_records(session, statement), path, SHEET_TITLES[name])
+        return FileResponse(path, media_type=XLSX, filename=path.name, background=BackgroundTask(_remove, path))
+
+    export_side.__name__ = f"export_{name}"
+
+
+_add_side(DEMANDS)
+_add_side(ACHIEVEMENTS)
+_MODELS = {"demands": DEMANDS.model, "achievements": ACHIEVEMENTS.model}
+
+
+@router.get("/annual", summary="The annual list (年度清单) of one side, as .xlsx", response_class=FileResponse)
+def export_annual(
+    side: Annotated[Literal["demands", "achievements"], Query()],
+    year: Annotated[int, Query(ge=2000, le=2100)],
+    session: SessionDep,
+    principal: PrincipalDep,
+):
+    """关键核心技术需求清单 (demands) or 高质量成果转化清单 (achievements): records published or active in
+    `year`, grouped by field, with a 汇总 cover of totals per field and region. Within a field:
+    demands by reward/budget descending, achievements by maturity then number of patents,
+    then the earlier publication first."""
+    path = _temp_path(f"{side}-annual-{year}.xlsx")
+    write_annual(session, model=_MODELS[side], side=side, year=year, path=path)
+    filename = f"{year}年{TITLES[side]}.xlsx"
+    return FileResponse(path, media_type=XLSX, filename=filename, background=BackgroundTask(_remove, path))

@@ -1,0 +1,46 @@
+"""Bodies of the import endpoints."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+SideName = Literal["demands", "achievements"]
+Mode = Literal["dry_run", "commit"]
+
+
+class RowError(BaseModel):
+    row: int = Field(description="the row number in the spreadsheet (the header is row 1 when it is the first line)")
+    column: str = Field(description="the column header as written in the file; empty when the row as a whole is refused")
+    reason: str
+
+
+class ImportJobRead(BaseModel):
+    """An import job (导入任务): where it stands and what it did to each row."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    side: SideName
+    mode: Mode
+    all_or_nothing: bool
+    filename: str
+    status: Literal["queued", "running", "done", "failed"]
+    message: str = Field(description="why the job failed, if it did")
+    total_rows: int | None = Field(description="data rows in the file, once counted")
+    processed_rows: int
+    created: int
+    updated: int
+    skipped: int = Field(description="rows unchanged since their last import")
+    failed: int
+    errors: list[RowError] = Field(description="every bad row (at most 10,000 listed)")
+    ignored_columns: list[str] = Field(description="columns the importer does not know; their cells are not read")
+    created_at: datetime
+    updated_at: datetime
+
+    @computed_field
+    def progress(self) -> float:
+        """Fraction of the rows processed, 0–1."""
+        if self.status == "done":
+            return 1.0
+        return round(self.processed_rows / self.total_rows, 4) if self.total_rows else 0.0

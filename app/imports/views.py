@@ -1,0 +1,87 @@
+"""Routes for bulk import: /api/v1/imports.
+
+The router also owns the import runner's life: its lifespan starts the background thread
+(resuming jobs a crash left unfinished) and stops it after the current chunk.
+"""
+
+import asyncio
+import tempfile
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
+
+from app.dependencies import PrincipalDep, SessionDep
+from app.errors import InvalidInput
+from app.imports import service
+from app.imports.schemas import ImportJobRead, Mode, SideName
+from app.imports.template import write_template
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    runner = service.ImportRunner(app.state.session_factory, app.state.settings)
+    runner.start()
+    app.state.import_runner = runner
+    yield
+    await asyncio.to_thread(runner.stop)
+
+
+router = APIRouter(prefix="/imports", tags=["imports"], lifespan=lifespan)
+
+
+@router.post("", response_model=ImportJobRead, status_code=202, summary="Upload an .xlsx or .csv to import (a background job)")
+def create_import(
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    principal: PrincipalDep,
+    file: Annotated[UploadFile, File(description=".xlsx, or .csv in UTF-8 or GBK/GB18030")],
+    side_form: Annotated[SideName | None, Form(alias="side")] = None,
+    mode_form: Annotated[Mode | None, Form(alias="mode")] = None,
+    all_or_nothing_form: Annotated[bool | None, Form(alias="all_or_nothing")] = None,
+    side: Annotated[SideName | None, Query(description="demands or achievements (or as a form field)")] = None,
+    mode: Annotated[Mode | None, Query(description="dry_run reports only; commit writes (default)")] = None,
+    all_or_nothing: Annotated[bool | None, Query(description="import nothing if any row is bad")] = None,
+):
+    """Headers may be the Chinese ones offices use (需求名称, 榜额(万元), 成果名称, 成熟度, 原系统编号, …) or
+    the API's field names; see `GET /api/v1/imports/template`. Poll `GET /api/v1/imports/{id}`."""
+    side = side or side_form
+    if side is None:
+        raise InvalidInput("side is required: demands or achievements", ["query", "side"])
+    data = file.file.read(request.app.state.settings.import_max_bytes + 1)
+    job = service.create_job(
+        session,
+        settings=request.app.state.settings,
+        side=side,
+        mode=mode or mode_form or "commit",
+        all_or_nothing=bool(all_or_nothing if all_or_nothing is not None else all_or_nothing_form),
+        filename=file.filename or "",
+        data=data,
+        actor=principal,
+    )
+    background.add_task(request.app.state.import_runner.submit, job.id)  # runs after the commit
+    return job
+
+
+@router.get("/template", summary="The import template of one side (.xlsx)", response_class=FileResponse)
+def get_template(side: Annotated[SideName, Query()], principal: PrincipalDep):
+    folder = tempfile.mkdtemp(prefix="techmatch-template-")
+    path = write_template(side, Path(folder) / f"{side}_template.xlsx")
+    name = {"demands": "技术需求导入模板.xlsx", "achievements": "科技成果导入模板.xlsx"}[side]
+    return FileResponse(path, media_type=XLSX, filename=name, background=BackgroundTask(_remove, path))
+
+
+@router.get("/{job_id}", response_model=ImportJobRead, summary="Status, progress and row errors of an import")
+def get_import(job_id: int, session: SessionDep, principal: PrincipalDep):
+    return service.get_or_raise(session, job_id=job_id, actor=principal)
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    path.parent.rmdir()

@@ -1,0 +1,26 @@
+"""Request and response bodies for notifications."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.schemas import PageQuery
+
+
+class NotificationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    org_id: int
+    kind: str = Field(examples=["proposal_submitted"])
+    message: str = Field(examples=["需求 12「新能源汽车冬季续航衰减问题」收到新的揭榜申请 34"])
+    entity_type: str
+    entity_id: int
+    created_at: datetime
+    read_at: datetime | None
+
+
+class NotificationQuery(PageQuery):
+    model_config = ConfigDict(extra="forbid")
+
+    unread: bool | None = Field(None, description="true: only unread; false: only read")

@@ -1,0 +1,182 @@
+"""Request and response bodies for proposals, their review and milestones."""
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from app.listings.schemas import Amount, Deadline, LongText, partial_of
+
+_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+Reason = Annotated[str, Field(min_length=1, max_length=500, description="why, told to the other party and kept in the history")]
+
+
+def _http_url(value: str) -> str:
+    if not value.lower().startswith(("http://", "https://")):
+        raise ValueError("url must start with http:// or https://")
+    return value
+
+
+def _unique_ids(values: list[int]) -> list[int]:
+    return list(dict.fromkeys(values))
+
+
+class Lead(BaseModel):
+    """挂帅人: the person who answers for the proposal."""
+
+    model_config = _STRICT
+
+    name: Name = Field(examples=["李教授"])
+    title: str = Field("", max_length=100, examples=["教授、博士生导师"])
+    institution: str = Field("", max_length=200, examples=["吉林大学汽车工程学院"])
+
+
+class TeamMember(BaseModel):
+    model_config = _STRICT
+
+    name: Name
+    title: str = Field("", max_length=100)
+    role: str = Field("", max_length=200, description="分工")
+
+
+class MilestoneSpec(BaseModel):
+    """One step of a schedule or a pledge: what is due, and when."""
+
+    model_config = _STRICT
+
+    title: Annotated[str, Field(min_length=1, max_length=200, examples=["完成样机试制"])]
+    due_date: Deadline
+
+
+class Attachment(BaseModel):
+    """Metadata of a file kept elsewhere (the service stores no files)."""
+
+    model_config = _STRICT
+
+    name: Annotated[str, Field(min_length=1, max_length=200, examples=["技术方案.pdf"])]
+    url: Annotated[str, Field(max_length=1000), AfterValidator(_http_url)]
+    size: int = Field(ge=0, le=10**11, description="bytes")
+
+
+Schedule = Annotated[list[MilestoneSpec], Field(min_length=1, max_length=50)]
+
+EXAMPLE = {
+    "technical_approach": "采用脉冲自加热与热泵耦合的电池低温热管理方案，结合整车热管理策略优化。",
+    "lead": {"name": "李教授", "title": "教授", "institution": "吉林大学汽车工程学院"},
+    "team": [{"name": "张博士", "title": "副教授", "role": "热管理系统设计"}],
+    "budget": 1800000,
+    "schedule": [{"title": "完成样机试制", "due_date": "2027-06-30"}, {"title": "整车低温测试", "due_date": "2027-10-31"}],
+    "achievement_ids": [],
+    "attachments": [{"name": "技术方案.pdf", "url": "https://example.org/files/plan.pdf", "size": 524288}],
+}
+
+
+class ProposalCreate(BaseModel):
+    """揭榜申请: only the approach, the lead and a schedule with at least one milestone are required."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [EXAMPLE]})
+
+    technical_approach: LongText
+    lead: Lead
+    team: Annotated[list[TeamMember], Field(max_length=100)] = []
+    budget: Amount | None = Field(None, description="budget asked, yuan")
+    schedule: Schedule
+    achievement_ids: Annotated[list[int], Field(max_length=50), AfterValidator(_unique_ids)] = Field(
+        [], description="the applicant's own achievement records this builds on"
+    )
+    attachments: Annotated[list[Attachment], Field(max_length=50)] = []
+
+
+ProposalUpdate = partial_of(ProposalCreate, "ProposalUpdate")
+
+
+class MilestoneRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    number: int
+    title: str
+    due_date: date
+    status: str
+    report: str
+    return_reason: str
+    reported_at: datetime | None
+    accepted_at: datetime | None
+
+
+class ProposalRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    demand_id: int
+    org_id: int
+    status: str
+    technical_approach: str
+    lead: Lead
+    team: list[TeamMember]
+    budget: int | None
+    schedule: list[dict]
+    achievement_ids: list[int]
+    attachments: list[Attachment]
+    decision_reason: str
+    pledge: dict | None = Field(description="军令状 of the awarded proposal: deliverables, amount, milestones")
+    created_at: datetime
+    updated_at: datetime
+    decided_at: datetime | None
+    milestones: list[MilestoneRead]
+
+
+class Rejection(BaseModel):
+    model_config = _STRICT
+
+    reason: Reason = Field(examples=["技术路线与需求不符"])
+
+
+class Pledge(BaseModel):
+    """军令状: what the winner binds itself to. Omitted parts come from the proposal and the demand."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "deliverables": "低温热管理系统样机一套、测试报告",
+                    "amount": 1800000,
+                    "milestones": [{"title": "完成样机试制", "due_date": "2027-06-30"}],
+                }
+            ]
+        },
+    )
+
+    deliverables: LongText | None = Field(None, description="default: the demand's deliverables")
+    amount: Amount | None = Field(None, description="default: the proposal's budget, else the demand's reward")
+    milestones: Annotated[list[MilestoneSpec], Field(min_length=1, max_length=50)] | None = Field(
+        None, description="default: the proposal's schedule"
+    )
+
+
+class MilestoneReport(BaseModel):
+    model_config = _STRICT
+
+    report: LongText = Field(examples=["样机已完成试制，低温台架测试报告见附件。"])
+
+
+class MilestoneReturn(BaseModel):
+    model_config = _STRICT
+
+    reason: Reason = Field(examples=["测试数据不完整，请补充-20℃工况数据"])
+
+
+class DemandOutcome(BaseModel):
+    """Why a demand failed or was terminated."""
+
+    model_config = _STRICT
+
+    reason: Reason = Field(examples=["揭榜方未能在交付期限内完成样机"])
+
+
+class DemandCompletion(BaseModel):
+    model_config = _STRICT
+
+    reason: str = Field("", max_length=500, description="验收意见, kept in the history")
