@@ -13,7 +13,6 @@ import json
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
 UPLOAD_PATHS = ("/api/v1/imports",)
 
 

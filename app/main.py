@@ -19,8 +19,8 @@ from app.imports.views import router as imports_router
 from app.interests.views import router as interests_router
 from app.matching.keeper import IndexKeeper
 from app.matching.views import router as matching_router
-from app.notifications.views import router as notifications_router
 from app.migrations import pending_message
+from app.notifications.views import router as notifications_router
 from app.organizations.views import router as organizations_router
 from app.proposals.views import router as proposals_router
 

@@ -3,7 +3,6 @@
 from datetime import date, timedelta
 
 import pytest
-
 from conftest import database_fingerprint
 from payloads import achievement, demand
 

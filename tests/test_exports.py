@@ -6,7 +6,6 @@ from datetime import date
 
 import pytest
 from openpyxl import load_workbook
-
 from payloads import SIDES
 from test_imports import listed, run
 

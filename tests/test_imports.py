@@ -9,12 +9,12 @@ import zipfile
 from datetime import date, timedelta
 
 import pytest
+from conftest import database_fingerprint
 from openpyxl import Workbook, load_workbook
 
 from app.auth import Principal
 from app.database import session_scope
 from app.imports import service as imports
-from conftest import database_fingerprint
 
 FUTURE = (date.today() + timedelta(days=90)).isoformat()
 DEMAND_HEADER = ["原系统编号", "需求名称", "需求描述", "所属领域", "所在地区", "榜额(万元)", "截止日期", "联系人", "联系电话", "合作方式", "关键词"]

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from conftest import issue_admin_key, new_database
+from payloads import achievement
 
 from app import migrations
 from app.config import Settings
 from app.database import make_engine, make_session_factory
 from app.matching.keeper import IndexKeeper
 from app.matching.vector_index import IndexMismatchError
-from conftest import issue_admin_key, new_database
-from payloads import achievement
 
 BIN = Path(sys.executable).parent
 

@@ -1,7 +1,6 @@
 """Create, read, update, the life cycle and the history, on both sides and both databases."""
 
 import pytest
-
 from payloads import SIDES, TEXT_FIELD
 
 pytestmark = pytest.mark.parametrize("side", ["demands", "achievements"])

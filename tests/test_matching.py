@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from payloads import achievement, demand
 
 SAMPLE = [json.loads(line) for line in (Path(__file__).parent / "data" / "csl_sample.jsonl").open(encoding="utf-8")]

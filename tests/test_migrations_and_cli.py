@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import new_database
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect
 
@@ -12,7 +13,6 @@ from app import migrations
 from app.config import Settings
 from app.main import DatabaseNotReady, create_app
 from app.models_registry import Base
-from conftest import new_database
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])

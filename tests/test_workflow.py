@@ -1,12 +1,12 @@
 """The 揭榜 workflow: proposals, review, award, milestones, the demand's outcome, interests and notifications."""
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from payloads import achievement, demand
 
 from app.listings.schemas import CHINA_TZ
 from app.proposals.views import current_date
-from payloads import achievement, demand
 
 API = "/api/v1"
 TODAY = datetime.now(CHINA_TZ).date()

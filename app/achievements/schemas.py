@@ -6,7 +6,18 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.catalog.codes import MATURITY
 from app.catalog.identifiers import normalize_patent, patent_problem
-from app.listings.schemas import Amount, ListingCreate, ListingFilters, ListingQuery, ListingRead, LongText, ModeCodes, code_validator, unique, partial_of
+from app.listings.schemas import (
+    Amount,
+    ListingCreate,
+    ListingFilters,
+    ListingQuery,
+    ListingRead,
+    LongText,
+    ModeCodes,
+    code_validator,
+    partial_of,
+    unique,
+)
 
 
 def _patent(value: str) -> str:

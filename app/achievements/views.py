@@ -1,7 +1,12 @@
 """Routes for achievements: /api/v1/achievements."""
 
 from app.achievements.models import Achievement
-from app.achievements.schemas import AchievementCreate, AchievementQuery, AchievementRead, AchievementUpdate
+from app.achievements.schemas import (
+    AchievementCreate,
+    AchievementQuery,
+    AchievementRead,
+    AchievementUpdate,
+)
 from app.listings.views import ListingSide, build_router
 
 SIDE = ListingSide(

@@ -36,6 +36,7 @@ class Demand(ListingColumns, Base):
 
     def check_consistency(self) -> None:
         """Applications must close no later than delivery is due."""
+        super().check_consistency()
         if self.application_deadline and self.delivery_deadline and self.application_deadline > self.delivery_deadline:
             raise InvalidInput(
                 f"application_deadline ({self.application_deadline}) is after delivery_deadline ({self.delivery_deadline})",

@@ -5,7 +5,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.listings.schemas import Amount, Deadline, ListingCreate, ListingFilters, ListingQuery, ListingRead, LongText, ModeCodes, partial_of
+from app.listings.schemas import (
+    Amount,
+    Deadline,
+    ListingCreate,
+    ListingFilters,
+    ListingQuery,
+    ListingRead,
+    LongText,
+    ModeCodes,
+    partial_of,
+)
 
 EXAMPLE = {
     "title": "新能源汽车冬季续航衰减问题",

@@ -28,7 +28,6 @@ from app.catalog.codes import FIELDS, MATURITY
 from app.catalog.regions import NAMES, PROVINCES
 from app.exports import service as export
 from app.listings.schemas import CHINA_TZ
-from app.listings import status as lifecycle
 
 TITLES = {"demands": "关键核心技术需求清单", "achievements": "高质量成果转化清单"}
 CRITERIA = {
@@ -46,9 +45,8 @@ ACTIVE = ("published", "in_progress")  # still open, or under way (揭榜中)
 def _year_conditions(model, year: int) -> list:
     start = datetime(year, 1, 1, tzinfo=CHINA_TZ)
     end = datetime(year + 1, 1, 1, tzinfo=CHINA_TZ)
-    public = model.lifecycle.public if hasattr(model, "lifecycle") else lifecycle.PUBLIC
     return [
-        model.status.in_(public),
+        model.status.in_(model.lifecycle.public),
         model.published_at.is_not(None),
         model.published_at < end,
         or_(model.status.in_(ACTIVE), model.updated_at >= start),

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from app.catalog.region_columns import RegionColumns
 from app.database import UTCDateTime, utcnow
+from app.errors import InvalidInput
 from app.listings.status import LISTING, StateMachine
 
 
@@ -41,7 +42,11 @@ class ListingColumns(RegionColumns):
         return mapped_column(ForeignKey("organizations.id"), index=True)
 
     def check_consistency(self) -> None:
-        """Raise InvalidInput when fields contradict each other; each side adds its own rules."""
+        """Raise InvalidInput when fields contradict each other; each side may add its own rules."""
+        low_attr, high_attr = self.amount_attrs
+        low, high = getattr(self, low_attr), getattr(self, high_attr)
+        if low is not None and high is not None and low > high:
+            raise InvalidInput(f"{low_attr} ({low}) is greater than {high_attr} ({high})", ["body", high_attr])
 
     @classmethod
     def text_column(cls):

@@ -8,7 +8,15 @@ import copy
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, computed_field, create_model
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    computed_field,
+    create_model,
+)
 
 from app.catalog.codes import COOPERATION_MODES, FIELDS, to_code
 from app.catalog.regions import Region

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 from app.auth import Principal
 from app.catalog.regions import Region
 from app.database import utcnow
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.history import service as history
 from app.listings.models import ListingColumns
-from app.matching.models import log_change
 from app.listings.schemas import ListingCreate, ListingFilters, ListingQuery
+from app.matching.models import log_change
 
 # Columns that are bookkeeping, not content: never part of a content diff.
 _BOOKKEEPING = {"id", "owner_org_id", "status", "created_at", "updated_at", "published_at", "region_province", "region_city"}
@@ -42,19 +42,11 @@ def content_of(record: ListingColumns) -> dict:
     return to_jsonable_python({key: getattr(record, key) for key in columns})
 
 
-def _check_amounts(record: ListingColumns) -> None:
-    low_attr, high_attr = record.amount_attrs
-    low, high = getattr(record, low_attr), getattr(record, high_attr)
-    if low is not None and high is not None and low > high:
-        raise InvalidInput(f"{low_attr} ({low}) is greater than {high_attr} ({high})", ["body", high_attr])
-
-
 def create(session: Session, *, model: type[ListingColumns], data: ListingCreate, actor: Principal):
     """A new listing owned by the caller's organization, as a draft or published at once."""
     actor.require_role("owner", "admin", action=f"create {model.entity_type}s")
     record = model(**data.model_dump(exclude={"status", "region"}), owner_org_id=actor.org_id, status="draft")
     record.set_region(data.region)
-    _check_amounts(record)
     record.check_consistency()
     session.add(record)
     session.flush()
@@ -78,7 +70,6 @@ def update(session: Session, *, record: ListingColumns, data: BaseModel, actor: 
         record.set_region(values.pop("region"))
     for key, value in values.items():
         setattr(record, key, value)
-    _check_amounts(record)
     record.check_consistency()
     after = content_of(record)
     changes = {key: {"old": before[key], "new": after[key]} for key in after if before[key] != after[key]}

@@ -71,12 +71,3 @@ DEMAND = StateMachine(
     public=("published", "closed", "in_progress", "completed", "failed", "terminated"),
     editable=("draft", "published"),
 )
-
-# The listing life cycle under its former names.
-TRANSITIONS = LISTING.transitions
-PUBLIC = LISTING.public
-EDITABLE = LISTING.editable
-
-
-def check_transition(current: str, target: str) -> None:
-    LISTING.check(current, target)

@@ -23,8 +23,8 @@ disjoint halves of the corpus so that only robust gains were kept.
 """
 
 import json
-from collections import OrderedDict
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Iterable, NamedTuple, Sequence
 

@@ -3,7 +3,14 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, computed_field
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    computed_field,
+)
 
 from app.catalog.codes import ORGANIZATION_KINDS
 from app.catalog.identifiers import credit_code_problem

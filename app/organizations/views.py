@@ -8,7 +8,12 @@ from app.catalog.regions import parse_region
 from app.dependencies import PrincipalDep, SessionDep
 from app.errors import InvalidInput
 from app.organizations import service
-from app.organizations.schemas import OrganizationCreate, OrganizationKind, OrganizationRead, OrganizationUpdate
+from app.organizations.schemas import (
+    OrganizationCreate,
+    OrganizationKind,
+    OrganizationRead,
+    OrganizationUpdate,
+)
 from app.schemas import Page, PageQuery
 
 router = APIRouter(prefix="/organizations", tags=["organizations"])
