@@ -84,36 +84,39 @@ def _pool_size(k: int) -> int:
 
 
 def _rank(session, target, candidates, source: Profile, source_text: str, prefer_region: str | None, k: int) -> list[dict]:
+    """Adjust and re-sort the candidates that are still published; explain the best k."""
     model, _, read = SIDES[target]
     ids = [candidate.id for candidate in candidates]
     records = {r.id: r for r in session.scalars(select(model).where(model.id.in_(ids), model.status == "published"))}
     region = Region(prefer_region) if prefer_region else None
-    ranked = []
+    scored = []
     for candidate in candidates:
         record = records.get(candidate.id)
         if record is None:
             continue
-        target_profile = profile_of(record)
-        factors = adjustments(source, target_profile, region)
+        profile = profile_of(record)
+        factors = adjustments(source, profile, region)
         score = min(1.0, max(0.0, candidate.score + sum(f.effect for f in factors)))
-        terms = candidate.matched_terms
-        ranked.append({
+        scored.append((score, candidate, record, profile, factors))
+    scored.sort(key=lambda item: item[0], reverse=True)
+    return [
+        {
             "id": record.id,
             "score": round(score, 4),
             "record": read.model_validate(record).model_dump(mode="json"),
             "explanation": {
-                "matched_terms": terms,
-                "query_highlight": highlight(source_text, terms),
-                "record_highlight": highlight(document_text(*record.searchable_text()), terms),
-                "shared_fields": [code for code in target_profile.fields if code in source.fields],
+                "matched_terms": candidate.matched_terms,
+                "query_highlight": highlight(source_text, candidate.matched_terms),
+                "record_highlight": highlight(document_text(*record.searchable_text()), candidate.matched_terms),
+                "shared_fields": [code for code in profile.fields if code in source.fields],
                 "text_relevance": round(candidate.score, 4),
                 "semantic_similarity": round(candidate.dense_score, 4),
                 "lexical_score": round(candidate.bm25_score, 4),
-                "factors": [f.__dict__ for f in factors],
+                "factors": [factor.__dict__ for factor in factors],
             },
-        })
-    ranked.sort(key=lambda item: item["score"], reverse=True)
-    return ranked[:k]
+        }
+        for score, candidate, record, profile, factors in scored[:k]
+    ]
 
 
 def near_duplicates(session: Session, keeper: IndexKeeper, *, side: str, record) -> list[DuplicateWarning]:
