@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     import_max_rows: int = 100_000
     import_chunk_rows: int = 200
 
+    # Webhooks: how often the outbox worker polls, the send timeout, and the retry schedule
+    # (backoff doubles from `webhook_backoff_seconds` up to the cap; failed after max attempts).
+    outbox_worker_seconds: float = 1.0
+    webhook_timeout_seconds: float = 5.0
+    webhook_max_attempts: int = 8
+    webhook_backoff_seconds: float = 10.0
+    webhook_backoff_max_seconds: float = 3600.0
+
     @property
     def imports_dir(self) -> Path:
         return self.data_dir / "imports"

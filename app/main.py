@@ -9,8 +9,10 @@ from fastapi import APIRouter, FastAPI, Request
 from app.accounts.views import router as accounts_router
 from app.achievements.views import router as achievements_router
 from app.body_limit import BodySizeLimit
+from app.brokerage.views import router as brokerage_router
 from app.catalog.views import router as codes_router
 from app.config import Settings
+from app.contracts.views import router as contracts_router
 from app.database import make_engine, make_session_factory
 from app.demands.views import router as demands_router
 from app.errors import install_error_handlers
@@ -23,6 +25,9 @@ from app.migrations import pending_message
 from app.notifications.views import router as notifications_router
 from app.organizations.views import router as organizations_router
 from app.proposals.views import router as proposals_router
+from app.stats.views import router as stats_router
+from app.webhooks.views import router as webhooks_router
+from app.webhooks.worker import OutboxWorker
 
 log = logging.getLogger("techmatch")
 request_log = logging.getLogger("techmatch.request")
@@ -53,11 +58,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keeper = IndexKeeper.open(settings, app.state.session_factory)
         app.state.index_keeper = keeper
         keeper.start_worker(settings.index_worker_seconds)
+        outbox = OutboxWorker(app.state.session_factory, settings)
+        outbox.start()
         log.info(
             "serving %s; index at change %d (%s, %d dims)",
             engine.url.render_as_string(hide_password=True), keeper.applied_seq, keeper.engine.encoder.name, keeper.engine.encoder.dim,
         )
         yield
+        outbox.stop()
         keeper.stop_worker()
         engine.dispose()
 
@@ -89,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     api = APIRouter(prefix="/api/v1")
-    for router in (codes_router, organizations_router, accounts_router, demands_router, achievements_router, matching_router, imports_router, exports_router, proposals_router, interests_router, notifications_router):
+    for router in (codes_router, organizations_router, accounts_router, demands_router, achievements_router, matching_router, imports_router, exports_router, proposals_router, interests_router, notifications_router, brokerage_router, contracts_router, webhooks_router, stats_router):
         api.include_router(router)
 
     @api.get("/health", tags=["health"], summary="Liveness, the database, and how far the matching index has caught up")

@@ -2,6 +2,8 @@
 
 from app.accounts.models import ApiKey
 from app.achievements.models import Achievement
+from app.brokerage.models import ContactRecord, MatchFeedback, ShortlistEntry
+from app.contracts.models import Contract
 from app.database import Base
 from app.demands.models import Demand
 from app.history.models import ChangeRecord
@@ -11,5 +13,6 @@ from app.matching.models import IndexChange
 from app.notifications.models import Notification
 from app.organizations.models import Organization
 from app.proposals.models import Milestone, Proposal
+from app.webhooks.models import OutboxMessage, Webhook
 
-__all__ = ["Base", "Organization", "ApiKey", "Demand", "Achievement", "ChangeRecord", "IndexChange", "ImportJob", "ImportLink", "Proposal", "Milestone", "Interest", "Notification"]
+__all__ = ["Base", "Organization", "ApiKey", "Demand", "Achievement", "ChangeRecord", "IndexChange", "ImportJob", "ImportLink", "Proposal", "Milestone", "Interest", "Notification", "ShortlistEntry", "ContactRecord", "MatchFeedback", "Contract", "Webhook", "OutboxMessage"]

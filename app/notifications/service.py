@@ -1,7 +1,8 @@
 """Writing, listing and reading notifications.
 
 `notify` adds its row in the caller's transaction, so an event and its notification are
-committed together or not at all.
+committed together or not at all; so is the outbox row that carries it to the organization's
+webhook, if it registered one.
 """
 
 from sqlalchemy import func, select
@@ -12,12 +13,14 @@ from app.database import utcnow
 from app.errors import NotFound
 from app.notifications.models import Notification
 from app.notifications.schemas import NotificationQuery
+from app.webhooks.service import enqueue
 
 
 def notify(session: Session, *, org_id: int, kind: str, message: str, entity_type: str, entity_id: int) -> Notification:
     """Tell organization `org_id` about an event on one record."""
     notification = Notification(org_id=org_id, kind=kind, message=message, entity_type=entity_type, entity_id=entity_id)
     session.add(notification)
+    enqueue(session, notification)
     return notification
 
 

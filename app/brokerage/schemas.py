@@ -1,0 +1,146 @@
+"""Request and response bodies for the shortlist, contact records and match feedback."""
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.brokerage.status import SHORTLIST
+
+_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+Score = Annotated[float, Field(ge=-1_000, le=1_000, description="the match score shown to the broker")]
+Rank = Annotated[int, Field(ge=1, le=10_000, description="the achievement's rank in the match list, from 1")]
+ShortlistStatus = Literal[tuple(SHORTLIST.states)]
+Channel = Literal["phone", "visit", "meeting", "email", "online", "other"]
+
+
+class ShortlistCreate(BaseModel):
+    """A pair for the broker's 对接清单; with a match score or rank it counts as taken from a match."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"demand_id": 12, "achievement_id": 34, "note": "成果可直接用于该企业冬季车型", "match_score": 0.83, "match_rank": 1}]},
+    )
+
+    demand_id: int
+    achievement_id: int
+    note: str = Field("", max_length=2000)
+    match_score: Score | None = None
+    match_rank: Rank | None = None
+
+
+class ShortlistMove(BaseModel):
+    """The next stage of a pair; `dropped` needs a reason. `contract_signed` comes from recording a contract."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [{"status": "contacted"}]})
+
+    status: ShortlistStatus
+    reason: str = Field("", max_length=500, description="why; required for dropped")
+
+    @model_validator(mode="after")
+    def _reason_for_drop(self):
+        if self.status == "dropped" and not self.reason:
+            raise ValueError("a dropped pair needs a reason")
+        return self
+
+
+class ShortlistQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: ShortlistStatus | None = None
+    demand_id: int | None = None
+    achievement_id: int | None = None
+
+
+class ContactCreate(BaseModel):
+    """对接记录: who met whom, when and how, and what came of it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {"contact_date": "2026-11-20", "parties": ["长春某汽车零部件有限公司 王经理", "吉林大学 李教授"], "channel": "visit", "notes": "双方就技术许可达成初步意向"}
+            ]
+        },
+    )
+
+    contact_date: date
+    parties: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(min_length=1, max_length=20)]
+    channel: Channel
+    notes: str = Field("", max_length=5000)
+
+
+class ContactRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    contact_date: date
+    parties: list[str]
+    channel: str
+    notes: str
+    created_at: datetime
+
+
+class ShortlistRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    broker_org_id: int
+    demand_id: int
+    achievement_id: int
+    status: str
+    source: str = Field(description="match (a score or rank was given) or manual")
+    match_score: float | None
+    match_rank: int | None
+    note: str
+    drop_reason: str
+    created_at: datetime
+    updated_at: datetime
+    contacts: list[ContactRead]
+
+
+class FeedbackCreate(BaseModel):
+    """A broker's verdict on a suggested match; a not-useful verdict needs a reason."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"demand_id": 12, "achievement_id": 34, "useful": False, "reason": "成果仍处于实验室阶段，企业需要量产方案", "match_score": 0.71, "match_rank": 2}]},
+    )
+
+    demand_id: int
+    achievement_id: int
+    useful: bool
+    reason: str = Field("", max_length=500)
+    match_score: Score | None = None
+    match_rank: Rank | None = None
+
+    @model_validator(mode="after")
+    def _reason_when_not_useful(self):
+        if not self.useful and not self.reason:
+            raise ValueError("say why the match is not useful")
+        return self
+
+
+class FeedbackQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    useful: bool | None = None
+    demand_id: int | None = None
+    achievement_id: int | None = None
+
+
+class FeedbackRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    broker_org_id: int
+    demand_id: int
+    achievement_id: int
+    useful: bool
+    reason: str
+    match_score: float | None
+    match_rank: int | None
+    created_at: datetime

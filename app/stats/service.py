@@ -1,0 +1,163 @@
+"""The yearly numbers: records, proposals, awards, brokered matches and contracts.
+
+Every number is filtered by one region (any level, as in the list filters) and one date range
+(inclusive, in China time). Records are placed by their own region; proposals, awards and
+shortlist entries by their demand's; contracts by their demand's, else their achievement's.
+Rows are read and counted here rather than in SQL, so the JSON list columns (fields, the
+pledge) count the same way on SQLite and PostgreSQL.
+"""
+
+import csv
+import io
+from collections import Counter
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from app.achievements.models import Achievement
+from app.brokerage.models import ShortlistEntry
+from app.catalog.regions import Region
+from app.contracts.models import CONTRACT_TYPES, Contract
+from app.demands.models import Demand
+from app.listings.schemas import CHINA_TZ
+from app.proposals.models import Proposal
+
+# States in which a record is still open on its list.
+_ACTIVE = {"demand": ("published", "in_progress"), "achievement": ("published",)}
+_SIDES = {"demand": Demand, "achievement": Achievement}
+
+
+def _bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
+    """[from 00:00, the day after `to` 00:00) in China time."""
+    low = datetime.combine(start, time.min, CHINA_TZ) if start else None
+    high = datetime.combine(end + timedelta(days=1), time.min, CHINA_TZ) if end else None
+    return low, high
+
+
+def _within(column, low, high) -> list:
+    conditions = []
+    if low is not None:
+        conditions.append(column >= low)
+    if high is not None:
+        conditions.append(column < high)
+    return conditions
+
+
+def _in_region(model, region: Region | None) -> list:
+    return [model.in_region(region)] if region else []
+
+
+def _per_field(rows) -> dict:
+    counts = Counter(code for fields in rows for code in (fields or []))
+    return {"total": len(rows), "by_field": dict(sorted(counts.items()))}
+
+
+def _records(session: Session, region: Region | None, low, high) -> tuple[dict, dict]:
+    added, active = {}, {}
+    for side, model in _SIDES.items():
+        located = _in_region(model, region)
+        went_public = [model.published_at.is_not(None), *_within(model.published_at, low, high)]
+        added[side] = _per_field(list(session.scalars(select(model.fields).where(*located, *went_public))))
+        still_open = [model.status.in_(_ACTIVE[side]), *_within(model.published_at, None, high)]
+        active[side] = _per_field(list(session.scalars(select(model.fields).where(*located, *still_open))))
+    return added, active
+
+
+def _proposals(session: Session, region: Region | None, low, high) -> dict:
+    demand_ids = list(
+        session.scalars(select(Proposal.demand_id).join(Demand, Demand.id == Proposal.demand_id).where(*_in_region(Demand, region), *_within(Proposal.created_at, low, high)))
+    )
+    per_demand = Counter(demand_ids)
+    return {
+        "total": len(demand_ids),
+        "demands_with_proposals": len(per_demand),
+        "per_demand_average": round(len(demand_ids) / len(per_demand), 2) if per_demand else None,
+        "per_demand_distribution": {str(n): demands for n, demands in sorted(Counter(per_demand.values()).items())},
+    }
+
+
+def _awards(session: Session, region: Region | None, low, high) -> dict:
+    rows = session.execute(
+        select(Proposal.pledge, Proposal.decided_at, Demand.published_at)
+        .join(Demand, Demand.id == Proposal.demand_id)
+        .where(Proposal.status == "awarded", *_in_region(Demand, region), *_within(Proposal.decided_at, low, high))
+    ).all()
+    days = [(decided - published).total_seconds() / 86400 for _, decided, published in rows if published is not None]
+    return {
+        "total": len(rows),
+        "amount": sum((pledge or {}).get("amount") or 0 for pledge, _, _ in rows),
+        "average_days_to_award": round(sum(days) / len(days), 1) if days else None,
+    }
+
+
+def _matches(session: Session, region: Region | None, low, high) -> dict:
+    entries = session.execute(
+        select(ShortlistEntry.status, ShortlistEntry.contacted_at, ShortlistEntry.negotiating_at)
+        .join(Demand, Demand.id == ShortlistEntry.demand_id)
+        .where(*_in_region(Demand, region), *_within(ShortlistEntry.created_at, low, high))
+    ).all()
+    return {
+        "suggested": len(entries),
+        "contacted": sum(1 for _, contacted, _ in entries if contacted is not None),
+        "negotiating": sum(1 for _, _, negotiating in entries if negotiating is not None),
+        "signed": sum(1 for status, _, _ in entries if status == "contract_signed"),
+        "dropped": sum(1 for status, _, _ in entries if status == "dropped"),
+    }
+
+
+def _contracts(session: Session, region: Region | None, start: date | None, end: date | None) -> dict:
+    statement = select(Contract.contract_type, Contract.amount)
+    if region:
+        demand, achievement = aliased(Demand), aliased(Achievement)
+        statement = (
+            statement.outerjoin(demand, demand.id == Contract.demand_id)
+            .outerjoin(achievement, achievement.id == Contract.achievement_id)
+            .where(or_(demand.in_region(region), and_(demand.id.is_(None), achievement.in_region(region))))
+        )
+    if start:
+        statement = statement.where(Contract.signed_on >= start)
+    if end:
+        statement = statement.where(Contract.signed_on <= end)
+    rows = session.execute(statement).all()
+    by_type = {kind: {"count": 0, "amount": 0} for kind in CONTRACT_TYPES}
+    for kind, amount in rows:
+        by_type[kind]["count"] += 1
+        by_type[kind]["amount"] += amount
+    return {"total": {"count": len(rows), "amount": sum(amount for _, amount in rows)}, "by_type": by_type}
+
+
+def compute(session: Session, *, region: Region | None, start: date | None, end: date | None) -> dict:
+    """Every number of the report, nested by metric."""
+    low, high = _bounds(start, end)
+    added, active = _records(session, region, low, high)
+    return {
+        "filters": {"region": region.code if region else None, "from": start, "to": end},
+        "records_added": added,
+        "records_active": active,
+        "proposals": _proposals(session, region, low, high),
+        "awards": _awards(session, region, low, high),
+        "matches": _matches(session, region, low, high),
+        "contracts": _contracts(session, region, start, end),
+    }
+
+
+def _leaves(value, path: tuple[str, ...]):
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _leaves(inner, (*path, str(key)))
+    else:
+        yield path, value
+
+
+def to_csv(stats: dict) -> bytes:
+    """The same numbers as flat rows (metric, dimension, value), UTF-8 with a BOM so Excel opens it."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["metric", "dimension", "value"])
+    for metric, value in stats.items():
+        if metric == "filters":
+            continue
+        for path, number in _leaves(value, ()):
+            writer.writerow([metric, "/".join(path), "" if number is None else number])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -1,0 +1,40 @@
+"""Routes for statistics: /stats."""
+
+from datetime import date
+from typing import Literal
+
+from fastapi import APIRouter, Query, Response
+
+from app.catalog.regions import parse_region
+from app.dependencies import PrincipalDep, SessionDep
+from app.errors import InvalidInput
+from app.stats import service
+
+router = APIRouter(prefix="/stats", tags=["stats"])
+
+
+@router.get(
+    "",
+    summary="The province's numbers for a region and date range, as JSON or CSV (every role)",
+    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or with format=csv flat rows (metric, dimension, value)"}},
+)
+def get_stats(
+    session: SessionDep,
+    principal: PrincipalDep,
+    region: str | None = Query(None, description="6-digit code at any level, e.g. 220000 or 220100"),
+    start: date | None = Query(None, alias="from", description="first day, inclusive (China time)"),
+    end: date | None = Query(None, alias="to", description="last day, inclusive (China time)"),
+    format: Literal["json", "csv"] = "json",
+):
+    try:
+        parsed = parse_region(region) if region else None
+    except ValueError as error:
+        raise InvalidInput(str(error), ["query", "region"]) from None
+    if start and end and start > end:
+        raise InvalidInput("from is after to", ["query", "to"])
+    stats = service.compute(session, region=parsed, start=start, end=end)
+    if format == "csv":
+        return Response(
+            service.to_csv(stats), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": 'attachment; filename="stats.csv"'}
+        )
+    return stats

@@ -1,0 +1,163 @@
+"""The outbox worker: a background thread that POSTs queued notifications to their webhooks.
+
+A message is claimed in one short transaction, sent outside any transaction, and its outcome
+written in another, so a slow receiver never holds a database lock and never delays a request.
+Failures are retried with exponential backoff until `webhook_max_attempts`, then marked failed.
+Delivery is at least once: a receiver can tell a repeat by `X-Techmatch-Delivery`.
+"""
+
+import hashlib
+import hmac
+import http.client
+import logging
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.database import session_scope, utcnow
+from app.webhooks.models import OutboxMessage, Webhook
+from app.webhooks.service import url_problem
+
+log = logging.getLogger("techmatch.webhooks")
+# Past the send's timeout, a claim is considered abandoned (its worker died) and retried.
+CLAIM_MARGIN_SECONDS = 30
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect could lead to an address the URL check never saw: treat it as a failure."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+# No proxies either: the address checked is the address connected to.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The `X-Techmatch-Signature` value: HMAC-SHA256 of the raw body with the webhook's secret."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def post(url: str, body: bytes, *, secret: str, delivery_id: int, timeout: float) -> None:
+    """POST one signed message; raises on any answer but 2xx."""
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "techmatch-webhook",
+            "X-Techmatch-Signature": sign(secret, body),
+            "X-Techmatch-Delivery": str(delivery_id),
+        },
+    )
+    with _OPENER.open(request, timeout=timeout) as response:
+        response.read(65536)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    message_id: int
+    body: str
+    url: str | None
+    secret: str
+    allow_private: bool
+
+
+class OutboxWorker:
+    """Drains the webhook outbox every `outbox_worker_seconds` (and once at start, for what a restart left)."""
+
+    def __init__(self, session_factory: sessionmaker[Session], settings: Settings):
+        self.session_factory = session_factory
+        self.settings = settings
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="webhook-outbox", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the message being sent, if any (at most one send's timeout)."""
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.drain()
+            except Exception:
+                log.exception("webhook outbox pass failed; retrying")
+            if self._stop.wait(self.settings.outbox_worker_seconds):
+                return
+
+    def drain(self) -> int:
+        """Send every message that is due; returns how many were attempted."""
+        attempted = 0
+        while not self._stop.is_set():
+            claim = self._claim()
+            if claim is None:
+                return attempted
+            self._deliver(claim)
+            attempted += 1
+        return attempted
+
+    def _claim(self) -> _Claim | None:
+        """The oldest due message, its retry time pushed past this send so no other worker takes it."""
+        with session_scope(self.session_factory) as session:
+            now = utcnow()
+            message = session.scalar(
+                select(OutboxMessage)
+                .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            if message is None:
+                return None
+            lease = now + timedelta(seconds=self.settings.webhook_timeout_seconds + CLAIM_MARGIN_SECONDS)
+            taken = session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == message.id,
+                    OutboxMessage.status == "pending",
+                    OutboxMessage.next_attempt_at == message.next_attempt_at,
+                )
+                .values(next_attempt_at=lease)
+            ).rowcount
+            if not taken:  # another worker claimed it first; the next pass goes on
+                return None
+            webhook = session.get(Webhook, message.org_id)
+            if webhook is None:
+                return _Claim(message.id, message.body, None, "", False)
+            return _Claim(message.id, message.body, webhook.url, webhook.secret, webhook.allow_private)
+
+    def _deliver(self, claim: _Claim) -> None:
+        error = "the organization's webhook was removed" if claim.url is None else url_problem(claim.url, allow_private=claim.allow_private)
+        if error is None:
+            try:
+                post(claim.url, claim.body.encode(), secret=claim.secret, delivery_id=claim.message_id, timeout=self.settings.webhook_timeout_seconds)
+            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as failure:
+                error = str(failure) or type(failure).__name__
+        with session_scope(self.session_factory) as session:
+            message = session.get(OutboxMessage, claim.message_id)
+            message.attempts += 1
+            now = utcnow()
+            if error is None:
+                message.status, message.delivered_at, message.last_error = "delivered", now, ""
+                return
+            message.last_error = error[:500]
+            if claim.url is None or message.attempts >= self.settings.webhook_max_attempts:
+                message.status = "failed"
+                log.warning("webhook message %d failed for good after %d attempts: %s", message.id, message.attempts, error)
+                return
+            delay = min(self.settings.webhook_backoff_seconds * 2 ** (message.attempts - 1), self.settings.webhook_backoff_max_seconds)
+            message.next_attempt_at = now + timedelta(seconds=delay)
