@@ -97,11 +97,11 @@ def test_from_draft_demand_to_completed_with_two_competing_proposals(world):
     assert first["status"] == second["status"] == "submitted" and first["achievement_ids"] == [own["id"]]
     assert kinds(world, world.ent_a) == ["proposal_submitted", "proposal_submitted"]
 
-    # The demand's organization sees both, each applicant its own, anyone else none.
+    # The demand's organization, admins and brokers see both, each applicant its own, anyone else none.
     listed = lambda key: [p["id"] for p in ok(world.client.get(f"{API}/demands/{demand_id}/proposals", headers=key))]
-    assert listed(world.ent_a) == [first["id"], second["id"]] == listed(world.admin)
+    assert listed(world.ent_a) == [first["id"], second["id"]] == listed(world.admin) == listed(world.broker)
     assert listed(world.uni) == [first["id"]] and listed(world.ent_b) == [second["id"]]
-    assert listed(world.reader) == [] and listed(world.broker) == []
+    assert listed(world.reader) == []
     assert world.client.get(f"{API}/proposals/{first['id']}", headers=world.ent_b).status_code == 404
 
     # The applicant edits its proposal before the deadline; the history keeps old and new.
@@ -291,3 +291,24 @@ def test_interest_in_an_achievement_is_accepted_or_declined_by_its_owner(world):
     assert kinds(world, world.ent_a) == ["interest_accepted"] and kinds(world, world.ent_b) == ["interest_declined"]
     history = ok(world.client.get(f"{API}/interests/{first['id']}/history", headers=world.ent_a))
     assert [c["action"] for c in history] == ["create", "status"]
+
+
+def test_a_broker_reviews_for_the_demand_owner(world):
+    record = call(world)
+    proposal = ok(apply(world, record["id"], world.uni), 201)
+    assert post(world, f"/proposals/{proposal['id']}/shortlist", world.reader).status_code == 404  # not even visible
+    assert ok(post(world, f"/proposals/{proposal['id']}/shortlist", world.broker))["status"] == "shortlisted"
+    assert "proposal_shortlisted" in kinds(world, world.uni)
+
+
+@pytest.mark.parametrize("verb", ["close", "withdraw"])
+def test_ending_a_demand_without_award_releases_its_proposals(world, verb):
+    record = call(world)
+    first = ok(apply(world, record["id"], world.uni), 201)
+    second = ok(apply(world, record["id"], world.ent_b, lead={"name": "赵工"}), 201)
+    ok(post(world, f"/proposals/{first['id']}/withdraw", world.uni))
+    ok(post(world, f"/demands/{record['id']}/{verb}", world.ent_a, {"reason": "需求取消"}))
+    statuses = {p["id"]: p["status"] for p in ok(world.client.get(f"{API}/demands/{record['id']}/proposals", headers=world.ent_a))}
+    assert statuses == {first["id"]: "withdrawn", second["id"]: "not_selected"}
+    assert "proposal_not_selected" in kinds(world, world.ent_b)
+    assert "proposal_not_selected" not in kinds(world, world.uni)

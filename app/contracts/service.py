@@ -50,7 +50,7 @@ def record(session: Session, *, data: ContractCreate, actor: Principal) -> Contr
         entitled = entitled or brokerage.can_work_on(entry, actor)
     if data.proposal_id is not None:
         proposal, demand = proposals.get_visible_or_raise(session, proposal_id=data.proposal_id, actor=actor)
-        entitled = entitled or proposals.can_review(demand, actor)
+        entitled = entitled or actor.can_manage(demand.owner_org_id)
     if not entitled:
         raise Forbidden("contracts are recorded by the shortlist entry's broker, the demand owner of an awarded proposal, or an admin")
     if entry is not None:

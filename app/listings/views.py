@@ -4,6 +4,7 @@ No `from __future__ import annotations` here: the route signatures use the side'
 classes, which FastAPI must see as objects.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -32,6 +33,8 @@ class ListingSide:
     query: type[BaseModel]
     path: str
     label: str
+    # What else must happen when a record's status changes (a demand's proposals when it closes).
+    after_status_change: Callable[..., None] | None = None
 
 
 def build_router(side: ListingSide) -> APIRouter:
@@ -72,7 +75,10 @@ def build_router(side: ListingSide) -> APIRouter:
         def change(record_id: int, session: SessionDep, principal: PrincipalDep, body: StatusChange | None = None):
             record = load(session, record_id, principal)
             reason = body.reason if body else ""
-            return service.change_status(session, record=record, target=target, reason=reason, actor=principal)
+            service.change_status(session, record=record, target=target, reason=reason, actor=principal)
+            if side.after_status_change:
+                side.after_status_change(session, record=record, actor=principal)
+            return record
 
     status_route("published", "publish")
     status_route("closed", "close")

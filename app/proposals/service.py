@@ -28,6 +28,8 @@ from app.proposals.status import ACTIVE, MILESTONE, OPEN, PROPOSAL
 
 # Qualification flag → the organization kind it admits (several flags admit any of their kinds).
 _QUALIFYING_KIND = {"high_tech_enterprise_only": "enterprise", "university_only": "university", "institute_only": "institute"}
+# How a notification says a demand ended without an award.
+_STATUS_WORDS = {"closed": "关闭", "withdrawn": "撤回"}
 _CONTENT = ("technical_approach", "lead", "team", "budget", "schedule", "achievement_ids", "attachments")
 
 
@@ -36,13 +38,13 @@ def _demand_label(demand: Demand) -> str:
 
 
 def can_review(demand: Demand, actor: Principal) -> bool:
-    """The demand's owner (its `owner` keys) and admins review its proposals."""
-    return actor.can_manage(demand.owner_org_id)
+    """The demand's owner (its `owner` keys), admins and the province's brokers acting for the owner."""
+    return actor.can_manage(demand.owner_org_id) or actor.role == "broker"
 
 
 def is_visible(proposal: Proposal, demand: Demand, actor: Principal) -> bool:
-    """The demand's organization and admins see every proposal; an applicant sees its own."""
-    return actor.is_admin or actor.org_id in (demand.owner_org_id, proposal.org_id)
+    """Whoever may review the demand's proposals sees them all; an applicant sees its own."""
+    return can_review(demand, actor) or actor.org_id in (demand.owner_org_id, proposal.org_id)
 
 
 def get_demand_or_raise(session: Session, *, demand_id: int, actor: Principal, lock: bool = False) -> Demand:
@@ -65,7 +67,7 @@ def get_visible_or_raise(session: Session, *, proposal_id: int, actor: Principal
 def get_for_demand(session: Session, *, demand: Demand, actor: Principal) -> list[Proposal]:
     """Every proposal to `demand` the caller may see, oldest first."""
     statement = select(Proposal).where(Proposal.demand_id == demand.id).order_by(Proposal.id)
-    if not (actor.is_admin or actor.org_id == demand.owner_org_id):
+    if not (can_review(demand, actor) or actor.org_id == demand.owner_org_id):
         statement = statement.where(Proposal.org_id == actor.org_id)
     return list(session.scalars(statement))
 
@@ -196,7 +198,7 @@ def withdraw(session: Session, *, proposal: Proposal, demand: Demand, actor: Pri
 
 def _require_reviewer(demand: Demand, proposal: Proposal, actor: Principal) -> None:
     if not can_review(demand, actor):
-        raise Forbidden(f"only the owner of demand {demand.id} or an admin may review proposal {proposal.id}")
+        raise Forbidden(f"only the owner of demand {demand.id}, a broker or an admin may review proposal {proposal.id}")
 
 
 def _check_demand_open_for_review(demand: Demand) -> None:
@@ -264,17 +266,26 @@ def award(session: Session, *, proposal: Proposal, demand: Demand, pledge: Pledg
         session, org_id=proposal.org_id, kind="proposal_awarded", entity_type="proposal", entity_id=proposal.id,
         message=f"您对{_demand_label(demand)}的揭榜申请 {proposal.id} 已中选（揭榜成功）",
     )
-    others = session.scalars(
-        select(Proposal).where(Proposal.demand_id == demand.id, Proposal.id != proposal.id, Proposal.status.in_(OPEN))
-    )
-    for other in others:
-        _move(session, other, "not_selected", actor, reason=f"proposal {proposal.id} was awarded")
-        notify(
-            session, org_id=other.org_id, kind="proposal_not_selected", entity_type="proposal", entity_id=other.id,
-            message=f"{_demand_label(demand)}已由其他方案揭榜，您的申请 {other.id} 未中选",
-        )
+    _release_open(session, demand, actor, reason=f"proposal {proposal.id} was awarded", message="已由其他方案揭榜")
     session.flush()
     return proposal
+
+
+def release_open_proposals(session: Session, *, record: Demand, actor: Principal) -> None:
+    """A demand closed or withdrawn without an award: its open proposals end `not_selected`, applicants told."""
+    demand = record
+    if demand.status in ("closed", "withdrawn"):
+        _release_open(session, demand, actor, reason=f"demand {demand.status}", message=f"已{_STATUS_WORDS[demand.status]}")
+        session.flush()
+
+
+def _release_open(session: Session, demand: Demand, actor: Principal, *, reason: str, message: str) -> None:
+    for other in session.scalars(select(Proposal).where(Proposal.demand_id == demand.id, Proposal.status.in_(OPEN))):
+        _move(session, other, "not_selected", actor, reason=reason)
+        notify(
+            session, org_id=other.org_id, kind="proposal_not_selected", entity_type="proposal", entity_id=other.id,
+            message=f"{_demand_label(demand)}{message}，您的申请 {other.id} 未中选",
+        )
 
 
 def winner_of(session: Session, demand: Demand) -> Proposal | None:
