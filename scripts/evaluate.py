@@ -24,6 +24,7 @@ of the encoder name and the texts), so ranking changes can be compared quickly.
 
 import argparse
 import hashlib
+import inspect
 import json
 import os
 import sys
@@ -161,11 +162,18 @@ def build(encoder, rows, ids, vectors, texts) -> MatchEngine:
     return engine
 
 
-def apply_method(engine: MatchEngine, encoder, settings: dict) -> None:
+RANKING_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(MatchEngine.__init__).parameters.items()
+    if name in ("fusion", "dense_weight", "prf_docs", "prf_weight", "smooth_docs", "smooth_weight", "pool")
+}
+"""The engine's own defaults for the ranking knobs, read from its signature."""
+
+
+def apply_method(engine: MatchEngine, settings: dict) -> None:
     """Switch a built engine to one method's settings (defaults for anything not given)."""
-    defaults = MatchEngine(encoder)
-    for key in ("fusion", "dense_weight", "prf_docs", "prf_weight", "smooth_docs", "smooth_weight", "pool"):
-        setattr(engine, key, settings.get(key, getattr(defaults, key)))
+    for key, default in RANKING_DEFAULTS.items():
+        setattr(engine, key, settings.get(key, default))
 
 
 def main() -> int:
@@ -194,10 +202,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as directory:
         keeper, factory = load_through_service(rows, args.encoder, Path(directory))
         for method, settings in METHODS.items():
-            apply_method(keeper.engine, encoder, settings)
+            apply_method(keeper.engine, settings)
             log(f"  service / {method}")
             results.append(("service", "all", method, evaluate(keeper.engine, rows, subsets["all"], offset=1)))
-        apply_method(keeper.engine, encoder, {})
+        apply_method(keeper.engine, {})
         log("  service / POST /match")
         results.append(("service", "all", "POST /match path", evaluate_service(keeper, factory, rows)))
     for variant, texts in variants.items():
@@ -205,7 +213,7 @@ def main() -> int:
         for subset, ids in subsets.items():
             engine = build(encoder, rows, ids, vectors, texts)
             for method, settings in METHODS.items():
-                apply_method(engine, encoder, settings)
+                apply_method(engine, settings)
                 log(f"  {variant} / {subset} / {method}")
                 results.append((variant, subset, method, evaluate(engine, rows, ids)))
 

@@ -196,9 +196,9 @@ def withdraw(session: Session, *, proposal: Proposal, demand: Demand, actor: Pri
     return proposal
 
 
-def _require_reviewer(demand: Demand, proposal: Proposal, actor: Principal) -> None:
+def _require_reviewer(demand: Demand, actor: Principal, what: str) -> None:
     if not can_review(demand, actor):
-        raise Forbidden(f"only the owner of demand {demand.id}, a broker or an admin may review proposal {proposal.id}")
+        raise Forbidden(f"only the owner of demand {demand.id}, a broker acting for it or an admin may {what}")
 
 
 def _check_demand_open_for_review(demand: Demand) -> None:
@@ -211,27 +211,23 @@ def _check_demand_open_for_review(demand: Demand) -> None:
 
 def shortlist(session: Session, *, proposal: Proposal, demand: Demand, actor: Principal) -> Proposal:
     """入围: the demand owner keeps the proposal in the running."""
-    _require_reviewer(demand, proposal, actor)
-    PROPOSAL.check(proposal.status, "shortlisted")
-    _check_demand_open_for_review(demand)
-    _move(session, proposal, "shortlisted", actor)
-    notify(
-        session, org_id=proposal.org_id, kind="proposal_shortlisted", entity_type="proposal", entity_id=proposal.id,
-        message=f"您对{_demand_label(demand)}的揭榜申请 {proposal.id} 已入围",
-    )
-    session.flush()
-    return proposal
+    return _review(session, proposal, demand, actor, "shortlisted", message="已入围")
 
 
 def reject(session: Session, *, proposal: Proposal, demand: Demand, reason: str, actor: Principal) -> Proposal:
     """The demand owner turns the proposal down, saying why."""
-    _require_reviewer(demand, proposal, actor)
-    PROPOSAL.check(proposal.status, "rejected")
+    return _review(session, proposal, demand, actor, "rejected", reason=reason, message=f"未通过：{reason}")
+
+
+def _review(session: Session, proposal: Proposal, demand: Demand, actor: Principal, target: str, *, message: str, reason: str = ""):
+    """One review decision short of an award, told to the applicant."""
+    _require_reviewer(demand, actor, f"review proposal {proposal.id}")
+    PROPOSAL.check(proposal.status, target)
     _check_demand_open_for_review(demand)
-    _move(session, proposal, "rejected", actor, reason=reason)
+    _move(session, proposal, target, actor, reason=reason)
     notify(
-        session, org_id=proposal.org_id, kind="proposal_rejected", entity_type="proposal", entity_id=proposal.id,
-        message=f"您对{_demand_label(demand)}的揭榜申请 {proposal.id} 未通过：{reason}",
+        session, org_id=proposal.org_id, kind=f"proposal_{target}", entity_type="proposal", entity_id=proposal.id,
+        message=f"您对{_demand_label(demand)}的揭榜申请 {proposal.id} {message}",
     )
     session.flush()
     return proposal
@@ -250,7 +246,7 @@ def _resolve_pledge(proposal: Proposal, demand: Demand, pledge: Pledge) -> dict:
 
 def award(session: Session, *, proposal: Proposal, demand: Demand, pledge: Pledge, actor: Principal) -> Proposal:
     """揭榜成功: the proposal wins, its 军令状 is recorded, the demand goes in_progress and the others are not selected."""
-    _require_reviewer(demand, proposal, actor)
+    _require_reviewer(demand, actor, f"award proposal {proposal.id}")
     PROPOSAL.check(proposal.status, "awarded")
     demand = get_demand_or_raise(session, demand_id=demand.id, actor=actor, lock=True)
     DEMAND.check(demand.status, "in_progress", ["path", "proposal_id"])
@@ -332,8 +328,7 @@ def report_milestone(session: Session, *, proposal: Proposal, demand: Demand, nu
 
 def accept_milestone(session: Session, *, proposal: Proposal, demand: Demand, number: int, actor: Principal) -> Milestone:
     """The demand owner accepts a reported milestone."""
-    if not can_review(demand, actor):
-        raise Forbidden(f"only the owner of demand {demand.id} or an admin may accept its milestones")
+    _require_reviewer(demand, actor, "accept its milestones")
     milestone = get_milestone_or_raise(proposal, number)
     _check_in_progress(demand)
     _move_milestone(session, proposal, milestone, "accepted", actor)
@@ -348,8 +343,7 @@ def accept_milestone(session: Session, *, proposal: Proposal, demand: Demand, nu
 
 def return_milestone(session: Session, *, proposal: Proposal, demand: Demand, number: int, reason: str, actor: Principal) -> Milestone:
     """The demand owner sends a reported milestone back, saying why."""
-    if not can_review(demand, actor):
-        raise Forbidden(f"only the owner of demand {demand.id} or an admin may return its milestones")
+    _require_reviewer(demand, actor, "return its milestones")
     milestone = get_milestone_or_raise(proposal, number)
     _check_in_progress(demand)
     _move_milestone(session, proposal, milestone, "returned", actor, reason=reason)
