@@ -6,7 +6,7 @@ Keys are random 256-bit tokens, so a plain SHA-256 is enough to store them safel
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.errors import Forbidden
 
@@ -24,11 +24,16 @@ def hash_key(key: str) -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller behind a key: its organization and role."""
+    """The caller behind a key: its organization and role.
+
+    `broker_orgs` is what a broker key may act for: the organizations assigned to its
+    organization, or None for the province's own brokers, who act for every organization.
+    """
 
     key_id: int
     org_id: int
     role: str
+    broker_orgs: frozenset[int] | None = field(default=frozenset())
 
     @property
     def is_admin(self) -> bool:
@@ -37,6 +42,10 @@ class Principal:
     def can_manage(self, org_id: int) -> bool:
         """Owners act for their own organization's records; admins for everyone's."""
         return self.is_admin or (self.role == "owner" and self.org_id == org_id)
+
+    def brokers_for(self, org_id: int) -> bool:
+        """A broker key acting for organization `org_id` (reviewing its proposals, pairing its records)."""
+        return self.role == "broker" and (self.broker_orgs is None or org_id in self.broker_orgs)
 
     def require_manage(self, org_id: int, what: str) -> None:
         if not self.can_manage(org_id):

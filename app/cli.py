@@ -41,7 +41,9 @@ def cmd_create_org(args, settings: Settings) -> None:
     from app.organizations import service
     from app.organizations.schemas import OrganizationCreate
 
-    data = OrganizationCreate(name=args.name, kind=args.kind, region=args.region, credit_code=args.credit_code)
+    data = OrganizationCreate(
+        name=args.name, kind=args.kind, region=args.region, credit_code=args.credit_code, broker_scope=args.broker_scope
+    )
     with _session_scope(settings) as session:
         print(service.create(session, data=data).id)
 
@@ -143,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     org.add_argument("--kind", required=True, choices=["enterprise", "university", "institute", "broker_agency", "government"])
     org.add_argument("--region", help="6-digit region code or 省/市/县 names")
     org.add_argument("--credit-code", help="统一社会信用代码")
+    org.add_argument(
+        "--broker-scope", choices=["province", "assigned"], default="assigned",
+        help="for broker keys: act for every organization (the province's own brokers) or only for assigned ones",
+    )
     org.set_defaults(run=cmd_create_org)
 
     key = commands.add_parser("create-key", help="issue an API key; prints the key (shown once)")

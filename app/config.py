@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     webhook_backoff_seconds: float = 10.0
     webhook_backoff_max_seconds: float = 3600.0
 
+    # Milestone reminders: how often the due dates are scanned, and how many days ahead the
+    # winner is reminded (overdue milestones are notified to both parties once).
+    milestone_check_seconds: float = 3600.0
+    milestone_reminder_days: int = 7
+
     @property
     def imports_dir(self) -> Path:
         return self.data_dir / "imports"

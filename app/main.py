@@ -24,6 +24,7 @@ from app.matching.views import router as matching_router
 from app.migrations import pending_message
 from app.notifications.views import router as notifications_router
 from app.organizations.views import router as organizations_router
+from app.proposals.reminders import MilestoneReminders
 from app.proposals.views import router as proposals_router
 from app.stats.views import router as stats_router
 from app.webhooks.views import router as webhooks_router
@@ -60,11 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keeper.start_worker(settings.index_worker_seconds)
         outbox = OutboxWorker(app.state.session_factory, settings)
         outbox.start()
+        reminders = MilestoneReminders(app.state.session_factory, settings)
+        reminders.start()
         log.info(
             "serving %s; index at change %d (%s, %d dims)",
             engine.url.render_as_string(hide_password=True), keeper.applied_seq, keeper.engine.encoder.name, keeper.engine.encoder.dim,
         )
         yield
+        reminders.stop()
         outbox.stop()
         keeper.stop_worker()
         engine.dispose()

@@ -2,7 +2,7 @@
 
 from app.accounts.models import ApiKey
 from app.achievements.models import Achievement
-from app.brokerage.models import ContactRecord, MatchFeedback, ShortlistEntry
+from app.brokerage.models import BrokerAssignment, ContactRecord, MatchFeedback, ShortlistEntry
 from app.contracts.models import Contract
 from app.database import Base
 from app.demands.models import Demand
@@ -15,4 +15,4 @@ from app.organizations.models import Organization
 from app.proposals.models import Milestone, Proposal
 from app.webhooks.models import OutboxMessage, Webhook
 
-__all__ = ["Base", "Organization", "ApiKey", "Demand", "Achievement", "ChangeRecord", "IndexChange", "ImportJob", "ImportLink", "Proposal", "Milestone", "Interest", "Notification", "ShortlistEntry", "ContactRecord", "MatchFeedback", "Contract", "Webhook", "OutboxMessage"]
+__all__ = ["Base", "Organization", "ApiKey", "Demand", "Achievement", "ChangeRecord", "IndexChange", "ImportJob", "ImportLink", "Proposal", "Milestone", "Interest", "Notification", "BrokerAssignment", "ShortlistEntry", "ContactRecord", "MatchFeedback", "Contract", "Webhook", "OutboxMessage"]

@@ -94,7 +94,7 @@ def issue_admin_key(app) -> str:
 
 
 class World:
-    """A small province: an admin, two enterprises, a university, a broker and a city platform.
+    """A small province: an admin, two enterprises, a university, the province's broker and a city platform.
 
     Attributes are API keys (`Authorization` headers ready to use) and organization ids.
     """
@@ -105,16 +105,16 @@ class World:
         self.ent_a_id, self.ent_a = self.organization("长春某汽车零部件有限公司", "enterprise", "220104", "owner")
         self.ent_b_id, self.ent_b = self.organization("吉林市某化工有限公司", "enterprise", "220202", "owner")
         self.uni_id, self.uni = self.organization("吉林大学", "university", "220102", "owner")
-        self.broker_org_id, self.broker = self.organization("吉林省技术转移中心", "broker_agency", "220100", "broker")
+        self.broker_org_id, self.broker = self.organization("吉林省技术转移中心", "broker_agency", "220100", "broker", broker_scope="province")
         self.platform_id, self.reader = self.organization("延边州科技成果转化平台", "government", "222401", "reader")
 
     @staticmethod
     def _auth(key: str) -> dict:
         return {"Authorization": f"Bearer {key}"}
 
-    def organization(self, name: str, kind: str, region: str, role: str) -> tuple[int, dict]:
+    def organization(self, name: str, kind: str, region: str, role: str, **extra) -> tuple[int, dict]:
         response = self.client.post(
-            "/api/v1/organizations", json={"name": name, "kind": kind, "region": region}, headers=self.admin
+            "/api/v1/organizations", json={"name": name, "kind": kind, "region": region, **extra}, headers=self.admin
         )
         assert response.status_code == 201, response.text
         org_id = response.json()["id"]

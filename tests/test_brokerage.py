@@ -135,7 +135,7 @@ def test_every_illegal_shortlist_transition_answers_409(world):
 
 @pytest.mark.parametrize("who", ["other_broker", "demand_owner", "achievement_owner"])
 def test_only_the_entrys_broker_or_an_admin_moves_it(world, who):
-    _, other_broker = world.organization("延边州技术转移中心", "broker_agency", "222401", "broker")
+    _, other_broker = world.organization("延边州技术转移中心", "broker_agency", "222401", "broker", broker_scope="province")
     key = {"other_broker": other_broker, "demand_owner": world.ent_a, "achievement_owner": world.uni}[who]
     need = publish(world, "demands", world.ent_a)
     offer = publish(world, "achievements", world.uni)
@@ -166,3 +166,54 @@ def test_contract_on_an_awarded_proposal_is_recorded_by_the_demand_owner(world):
     assert world.client.post(f"{API}/contracts", json=body, headers=world.ent_a).status_code == 409  # one per proposal
     assert ok(world.client.get(f"{API}/contracts/{contract['id']}", headers=world.uni))["amount"] == 1_200_000
     assert world.client.get(f"{API}/contracts/{contract['id']}", headers=world.ent_b).status_code == 404
+
+
+def test_an_agency_broker_acts_only_for_the_organizations_assigned_to_it(world):
+    agency_id, agency = world.organization("长春某技术经纪事务所", "broker_agency", "220102", "broker")  # scope: assigned
+    need = publish(world, "demands", world.ent_a)
+    other_need = publish(world, "demands", world.ent_b)
+    offer = publish(world, "achievements", world.uni)
+    plan = {"technical_approach": "热泵耦合", "lead": {"name": "李教授"}, "schedule": [{"title": "样机试制", "due_date": "2099-06-30"}]}
+    proposal = ok(world.client.post(f"{API}/demands/{need['id']}/proposals", json=plan, headers=world.uni), 201)
+    refused = suggest(world, need["id"], offer["id"], key=agency)
+    assert refused.status_code == 403 and f"organization {world.ent_a_id}" in refused.json()["detail"][0]["msg"]
+    assert world.client.post(f"{API}/proposals/{proposal['id']}/shortlist", headers=agency).status_code == 404
+
+    # Only admins assign, once per pair, between two existing organizations.
+    assignments = f"{API}/brokerage/assignments"
+    body = {"broker_org_id": agency_id, "org_id": world.ent_a_id, "note": "2026年度技术经纪服务协议"}
+    for key in (agency, world.ent_a, world.broker):
+        assert world.client.post(assignments, json=body, headers=key).status_code == 403
+    assigned = ok(world.client.post(assignments, json=body, headers=world.admin), 201)
+    assert world.client.post(assignments, json=body, headers=world.admin).status_code == 409
+    assert world.client.post(assignments, json={**body, "org_id": agency_id}, headers=world.admin).status_code == 422
+    missing = world.client.post(assignments, json={**body, "org_id": 10**6}, headers=world.admin)
+    assert missing.status_code == 404 and missing.json()["detail"][0]["loc"] == ["body", "org_id"]
+    listed = lambda key: [a["id"] for a in ok(world.client.get(assignments, headers=key))]
+    assert listed(agency) == listed(world.ent_a) == listed(world.admin) == [assigned["id"]] and listed(world.ent_b) == []
+
+    # Now it pairs enterprise A's records and reviews its proposals, but not enterprise B's.
+    entry = ok(suggest(world, need["id"], offer["id"], key=agency), 201)
+    assert suggest(world, other_need["id"], offer["id"], key=agency).status_code == 403
+    assert ok(world.client.post(f"{API}/proposals/{proposal['id']}/shortlist", headers=agency))["status"] == "shortlisted"
+    assert ok(world.client.get(f"{SHORTLIST_PATH}/{entry['id']}", headers=agency))["broker_org_id"] == agency_id
+
+    # Unassigned, it keeps working its own entries but takes on nothing new for A.
+    assert world.client.delete(f"{assignments}/{assigned['id']}", headers=world.ent_a).status_code == 403
+    assert world.client.delete(f"{assignments}/{assigned['id']}", headers=world.admin).status_code == 204
+    assert world.client.delete(f"{assignments}/{assigned['id']}", headers=world.admin).status_code == 404
+    assert suggest(world, need["id"], publish(world, "achievements", world.uni)["id"], key=agency).status_code == 403
+    ok(move(world, entry["id"], "contacted", agency))
+    ok(move(world, entry["id"], "negotiating", agency))
+    own = ok(world.client.post(f"{API}/contracts", json=contract_body(shortlist_entry_id=entry["id"]), headers=agency), 201)
+    theirs_id = ok(suggest(world, other_need["id"], offer["id"]), 201)["id"]
+    for stage in ("contacted", "negotiating"):
+        ok(move(world, theirs_id, stage))
+    theirs = ok(world.client.post(f"{API}/contracts", json=contract_body(shortlist_entry_id=theirs_id), headers=world.broker), 201)
+    contracts = lambda key: [c["id"] for c in ok(world.client.get(f"{API}/contracts", headers=key))]
+    assert contracts(agency) == [own["id"]] and contracts(world.broker) == [theirs["id"], own["id"]]
+
+    # The broker scope is the admin's to change: province-wide, it pairs anyone's records.
+    assert world.client.patch(f"{API}/organizations/{agency_id}", json={"broker_scope": "province"}, headers=world.broker).status_code == 403
+    assert ok(world.client.patch(f"{API}/organizations/{agency_id}", json={"broker_scope": "province"}, headers=world.admin))["broker_scope"] == "province"
+    ok(suggest(world, other_need["id"], offer["id"], key=agency), 201)

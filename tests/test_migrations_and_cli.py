@@ -7,7 +7,7 @@ import sys
 import pytest
 from conftest import new_database
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from app import migrations
 from app.config import Settings
@@ -26,6 +26,29 @@ def test_upgrade_and_downgrade_cleanly(kind, tmp_path):
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         migrations.upgrade(url)
         engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_upgrade_keeps_existing_brokers_province_wide(kind, tmp_path):
+    """Broker scopes arrived in 0006: brokers already at work keep their reach; others start `assigned`."""
+    with new_database(kind, tmp_path) as url:
+        migrations.upgrade(url, "0005")
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.begin() as connection:
+            for org_id, name in ((1, "吉林省技术转移中心"), (2, "吉林大学")):
+                connection.execute(
+                    text("INSERT INTO organizations (id, name, kind, contact, created_at, updated_at) VALUES (:id, :name, 'university', '{}', :at, :at)"),
+                    {"id": org_id, "name": name, "at": "2026-01-01 00:00:00+00:00"},
+                )
+            connection.execute(
+                text("INSERT INTO api_keys (org_id, role, label, prefix, key_hash, created_at) VALUES (1, 'broker', '', 'tm_x', 'h', :at)"),
+                {"at": "2026-01-01 00:00:00+00:00"},
+            )
+        migrations.upgrade(url)
+        with engine.connect() as connection:
+            scopes = dict(connection.execute(text("SELECT id, broker_scope FROM organizations")).all())
+        engine.dispose()
+        assert scopes == {1: "province", 2: "assigned"}
 
 
 def test_service_refuses_an_unmigrated_database(tmp_path):

@@ -6,6 +6,7 @@ import pytest
 from payloads import achievement, demand
 
 from app.listings.schemas import CHINA_TZ
+from app.proposals.reminders import MilestoneReminders
 from app.proposals.views import current_date
 
 API = "/api/v1"
@@ -312,3 +313,38 @@ def test_ending_a_demand_without_award_releases_its_proposals(world, verb):
     assert statuses == {first["id"]: "withdrawn", second["id"]: "not_selected"}
     assert "proposal_not_selected" in kinds(world, world.ent_b)
     assert "proposal_not_selected" not in kinds(world, world.uni)
+
+
+def test_milestone_due_and_overdue_notices_go_out_once(world, app):
+    """The reminder scan, as the service's worker runs it, on the days a real calendar would reach."""
+    _, winner, _ = awarded_call(world)  # milestones due in 100 and 200 days
+    reminders = MilestoneReminders(app.state.session_factory, app.state.settings)
+    lead = app.state.settings.milestone_reminder_days
+    messages = lambda key, kind: [n["message"] for n in unread(world, key) if n["kind"] == kind]
+
+    assert reminders.run_once(TODAY) == 0
+    assert reminders.run_once(TODAY + timedelta(days=100 - lead - 1)) == 0  # a day before the reminder is due
+    assert reminders.run_once(TODAY + timedelta(days=100 - lead)) == 1
+    assert reminders.run_once(TODAY + timedelta(days=100 - lead)) == 0  # the next pass does not repeat it
+    [due] = messages(world.uni, "milestone_due")
+    assert "里程碑 1「样机试制」" in due and days(100) in due and f"还有 {lead} 天" in due
+    assert messages(world.ent_a, "milestone_due") == []  # the owner has nothing to do yet
+
+    # Past its date without a report: both parties hear it once; an accepted milestone is never overdue.
+    assert reminders.run_once(TODAY + timedelta(days=101)) == 1
+    assert reminders.run_once(TODAY + timedelta(days=102)) == 0
+    assert len(messages(world.uni, "milestone_overdue")) == len(messages(world.ent_a, "milestone_overdue")) == 1
+    milestones = f"/proposals/{winner['id']}/milestones"
+    ok(post(world, f"{milestones}/1/report", world.uni, {"report": "样机完成"}))
+    ok(post(world, f"{milestones}/1/accept", world.ent_a))
+
+    # A scan that missed the reminder window sends only the overdue notice.
+    assert reminders.run_once(TODAY + timedelta(days=250)) == 1
+    assert len(messages(world.uni, "milestone_due")) == 1 and len(messages(world.uni, "milestone_overdue")) == 2
+    history = ok(world.client.get(f"{API}/proposals/{winner['id']}", headers=world.uni))["milestones"]
+    assert [m["status"] for m in history] == ["accepted", "pending"]
+
+    # Once a demand has ended there is nothing left to remind of.
+    ended, _, _ = awarded_call(world)
+    ok(post(world, f"/demands/{ended['id']}/terminate", world.ent_a, {"reason": "企业战略调整"}))
+    assert reminders.run_once(TODAY + timedelta(days=300)) == 0

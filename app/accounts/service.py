@@ -5,6 +5,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import ApiKey
 from app.auth import Principal, hash_key, new_key
+from app.brokerage import assignments as brokerage
 from app.database import utcnow
 from app.errors import Forbidden, NotFound
 from app.organizations import service as organizations
@@ -37,7 +38,9 @@ def authenticate(session: Session, *, key: str) -> Principal | None:
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
     if row is None or row.revoked_at is not None:
         return None
-    return Principal(key_id=row.id, org_id=row.org_id, role=row.role)
+    if row.role != "broker":
+        return Principal(key_id=row.id, org_id=row.org_id, role=row.role)
+    return Principal(key_id=row.id, org_id=row.org_id, role=row.role, broker_orgs=brokerage.assigned_orgs(session, broker_org_id=row.org_id))
 
 
 def get_all(session: Session, *, org_id: int, actor: Principal) -> list[ApiKey]:

@@ -1,13 +1,31 @@
-"""The shortlist, contact record and match feedback tables."""
+"""The broker assignment, shortlist, contact record and match feedback tables."""
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import Base, UTCDateTime, utcnow
 
 _ACTIVE_SQL = text("status IN ('suggested', 'contacted', 'negotiating')")
+
+
+class BrokerAssignment(Base):
+    """委托: a broker organization works for a client organization, set by an admin.
+
+    Brokers of an organization whose `broker_scope` is `assigned` act only for the organizations
+    assigned to it; the province's own brokers (`province`) act for every organization.
+    """
+
+    __tablename__ = "broker_assignments"
+    __table_args__ = (UniqueConstraint("broker_org_id", "org_id", name="uq_broker_assignments_pair"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    broker_org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_by_key_id: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ShortlistEntry(Base):

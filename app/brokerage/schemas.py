@@ -144,3 +144,30 @@ class FeedbackRead(BaseModel):
     match_score: float | None
     match_rank: int | None
     created_at: datetime
+
+
+class AssignmentCreate(BaseModel):
+    """委托: the broker organization will act for the client organization."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [{"broker_org_id": 4, "org_id": 2, "note": "2026年度技术经纪服务协议"}]})
+
+    broker_org_id: int
+    org_id: int = Field(description="the client organization the broker acts for")
+    note: str = Field("", max_length=500)
+
+
+class AssignmentQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    broker_org_id: int | None = None
+    org_id: int | None = None
+
+
+class AssignmentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    broker_org_id: int
+    org_id: int
+    note: str
+    created_at: datetime

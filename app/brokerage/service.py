@@ -1,8 +1,9 @@
 """The broker's workspace: shortlist entries, their stages and contact records, and match feedback.
 
-Role `broker` belongs to the province's own brokers: a broker key may work on any published
-record of any organization. An entry belongs to the broker organization that created it: only
-its keys (and admins) move it or append contacts; the two owners of the pair may read it.
+A broker key pairs published records when it acts for at least one side's owner (the province's
+own brokers act for everyone; an agency for the organizations assigned to it). An entry belongs
+to the broker organization that created it: only its keys (and admins) move it or append
+contacts; the two owners of the pair, and brokers acting for either, may read it.
 """
 
 from sqlalchemy import select
@@ -56,10 +57,17 @@ def can_work_on(entry: ShortlistEntry, actor: Principal) -> bool:
     return actor.is_admin or (actor.role == "broker" and actor.org_id == entry.broker_org_id)
 
 
+def _is_visible(session: Session, entry: ShortlistEntry, actor: Principal) -> bool:
+    if actor.is_admin or can_work_on(entry, actor):
+        return True
+    owners = _owner_orgs(session, entry)
+    return actor.org_id in owners or any(org_id is not None and actor.brokers_for(org_id) for org_id in owners)
+
+
 def get_visible_or_raise(session: Session, *, entry_id: int, actor: Principal) -> ShortlistEntry:
-    """The entry, or 404 unless the caller is a broker, an admin, or owns the demand or the achievement."""
+    """The entry, or 404 unless the caller is its broker, an admin, owns one side, or brokers for an owner."""
     entry = session.get(ShortlistEntry, entry_id)
-    if entry is None or not (actor.role in BROKERS or actor.org_id in _owner_orgs(session, entry)):
+    if entry is None or not _is_visible(session, entry, actor):
         raise NotFound(f"shortlist entry {entry_id} does not exist", ["path", "entry_id"])
     return entry
 
@@ -68,6 +76,11 @@ def create(session: Session, *, data: ShortlistCreate, actor: Principal) -> Shor
     """Put a pair on the caller's organization's shortlist and tell both owners (broker_suggestion)."""
     actor.require_role(*BROKERS, action="build a shortlist")
     demand, achievement = get_published_pair(session, demand_id=data.demand_id, achievement_id=data.achievement_id, actor=actor)
+    if not (actor.is_admin or actor.brokers_for(demand.owner_org_id) or actor.brokers_for(achievement.owner_org_id)):
+        raise Forbidden(
+            f"your broker organization is assigned to neither organization {demand.owner_org_id} (the demand's owner) "
+            f"nor organization {achievement.owner_org_id} (the achievement's owner)"
+        )
     existing = session.scalar(
         select(ShortlistEntry.id).where(
             ShortlistEntry.broker_org_id == actor.org_id,

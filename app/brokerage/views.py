@@ -1,11 +1,14 @@
-"""Routes of the broker's workspace: /brokerage/shortlist and /brokerage/feedback."""
+"""Routes of the broker's workspace: /brokerage/assignments, /brokerage/shortlist and /brokerage/feedback."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from app.brokerage import service
+from app.brokerage import assignments, service
 from app.brokerage.schemas import (
+    AssignmentCreate,
+    AssignmentQuery,
+    AssignmentRead,
     ContactCreate,
     ContactRead,
     FeedbackCreate,
@@ -21,6 +24,22 @@ from app.history import service as history
 from app.history.schemas import ChangeRead
 
 router = APIRouter(prefix="/brokerage", tags=["brokerage"])
+
+
+@router.post("/assignments", response_model=AssignmentRead, status_code=201, summary="Assign a broker organization to act for an organization (admin)")
+def assign(data: AssignmentCreate, session: SessionDep, principal: PrincipalDep):
+    return assignments.assign(session, data=data, actor=principal)
+
+
+@router.get("/assignments", response_model=list[AssignmentRead], summary="Broker assignments (admins: all; others: where they are broker or client)")
+def list_assignments(query: Annotated[AssignmentQuery, Query()], session: SessionDep, principal: PrincipalDep):
+    return assignments.get_all(session, query=query, actor=principal)
+
+
+@router.delete("/assignments/{assignment_id}", status_code=204, summary="End a broker assignment (admin)")
+def unassign(assignment_id: int, session: SessionDep, principal: PrincipalDep):
+    assignments.unassign(session, assignment_id=assignment_id, actor=principal)
+    return Response(status_code=204)
 
 
 @router.post("/shortlist", response_model=ShortlistRead, status_code=201, summary="Put a demand–achievement pair on the 对接清单 (brokers)")

@@ -21,8 +21,9 @@ from app.history import service as history
 from app.proposals import service as proposals
 from app.proposals.models import Proposal
 
-# Roles that read every contract: the province's statistics are built from them.
-READ_ALL = ("admin", "broker", "reader")
+# Roles that read every contract: the province's statistics are built from them. Brokers read
+# every contract when they work province-wide, else those touching the organizations they act for.
+READ_ALL = ("admin", "reader")
 
 
 def _fill_link(values: dict, name: str, value: int, source: str) -> None:
@@ -79,14 +80,15 @@ def record(session: Session, *, data: ContractCreate, actor: Principal) -> Contr
 
 
 def _visible(actor: Principal):
-    """SQL condition: admins, brokers and readers see every contract; owners those touching their records."""
-    if actor.role in READ_ALL:
+    """SQL condition: who sees which contract (see READ_ALL); owners see those touching their records."""
+    if actor.role in READ_ALL or (actor.role == "broker" and actor.broker_orgs is None):
         return true()
+    orgs = {actor.org_id, *actor.broker_orgs} if actor.role == "broker" else {actor.org_id}
     return or_(
         Contract.recorded_by_org_id == actor.org_id,
-        Contract.demand_id.in_(select(Demand.id).where(Demand.owner_org_id == actor.org_id)),
-        Contract.achievement_id.in_(select(Achievement.id).where(Achievement.owner_org_id == actor.org_id)),
-        Contract.proposal_id.in_(select(Proposal.id).where(Proposal.org_id == actor.org_id)),
+        Contract.demand_id.in_(select(Demand.id).where(Demand.owner_org_id.in_(orgs))),
+        Contract.achievement_id.in_(select(Achievement.id).where(Achievement.owner_org_id.in_(orgs))),
+        Contract.proposal_id.in_(select(Proposal.id).where(Proposal.org_id.in_(orgs))),
     )
 
 

@@ -28,6 +28,11 @@ MAX_AMOUNT = 10**13  # yuan
 CHINA_TZ = timezone(timedelta(hours=8))
 
 
+def china_today() -> date:
+    """Today on the China calendar, the one deadlines and due dates are written in."""
+    return datetime.now(CHINA_TZ).date()
+
+
 def code_validator(codes: dict[str, str], what: str):
     def validate(value: str) -> str:
         code = to_code(value, codes)
@@ -43,7 +48,7 @@ def unique(values: list[str]) -> list[str]:
 
 
 def _not_past(value: date | None) -> date | None:
-    if value is not None and value < datetime.now(CHINA_TZ).date():
+    if value is not None and value < china_today():
         raise ValueError(f"deadline {value.isoformat()} is in the past")
     return value
 

@@ -10,7 +10,12 @@ from app.database import Base, UTCDateTime, utcnow
 
 
 class Organization(RegionColumns, Base):
-    """An 机构: owns demands and achievements through its API keys."""
+    """An 机构: owns demands and achievements through its API keys.
+
+    `broker_scope` matters to organizations with broker keys: `province` for the province's own
+    brokers, who act for every organization; `assigned` (the default) for agencies that act only
+    for the organizations an admin assigned to them (`broker_assignments`).
+    """
 
     __tablename__ = "organizations"
 
@@ -19,5 +24,6 @@ class Organization(RegionColumns, Base):
     kind: Mapped[str] = mapped_column(String(20), index=True)
     credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
     contact: Mapped[dict] = mapped_column(JSON, default=dict)
+    broker_scope: Mapped[str] = mapped_column(String(10), default="assigned", server_default="assigned")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

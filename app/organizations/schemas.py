@@ -32,6 +32,8 @@ def _credit_code(value: str | None) -> str | None:
 
 
 CreditCode = Annotated[str | None, AfterValidator(_credit_code)]
+BrokerScope = Literal["province", "assigned"]
+_BROKER_SCOPE = "for broker keys: `province` acts for every organization, `assigned` only for those assigned to it (admins set this)"
 
 
 class OrganizationCreate(BaseModel):
@@ -55,6 +57,7 @@ class OrganizationCreate(BaseModel):
     credit_code: CreditCode = Field(None, description="统一社会信用代码, 18 characters")
     region: RegionCode | None = None
     contact: Contact = Field(default_factory=Contact)
+    broker_scope: BrokerScope = Field("assigned", description=_BROKER_SCOPE)
 
 
 class OrganizationUpdate(BaseModel):
@@ -64,6 +67,7 @@ class OrganizationUpdate(BaseModel):
     credit_code: CreditCode = None
     region: RegionCode | None = None
     contact: Contact | None = None
+    broker_scope: BrokerScope | None = Field(None, description=_BROKER_SCOPE)
 
 
 class OrganizationRead(BaseModel):
@@ -75,6 +79,7 @@ class OrganizationRead(BaseModel):
     credit_code: str | None
     region: str | None = Field(validation_alias=AliasChoices("region", "region_code"))
     contact: Contact
+    broker_scope: str
     created_at: datetime
     updated_at: datetime
 

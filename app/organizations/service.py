@@ -29,7 +29,7 @@ def create(session: Session, *, data: OrganizationCreate) -> Organization:
     """Register an organization (admins and the command line do this)."""
     _check_credit_code_free(session, data.credit_code)
     organization = Organization(
-        name=data.name, kind=data.kind, credit_code=data.credit_code, contact=data.contact.model_dump()
+        name=data.name, kind=data.kind, credit_code=data.credit_code, contact=data.contact.model_dump(), broker_scope=data.broker_scope
     )
     organization.set_region(data.region)
     session.add(organization)
@@ -38,10 +38,13 @@ def create(session: Session, *, data: OrganizationCreate) -> Organization:
 
 
 def update(session: Session, *, organization: Organization, data: OrganizationUpdate, actor: Principal) -> Organization:
-    """Change an organization's profile: its own owners or an admin."""
+    """Change an organization's profile: its own owners or an admin (the broker scope: admins only)."""
     if not actor.can_manage(organization.id):
         raise Forbidden("only the organization's owners or an admin may change its profile")
     values = data.model_dump(exclude_unset=True)
+    if values.get("broker_scope") is not None:
+        actor.require_role("admin", action="change an organization's broker scope")
+        organization.broker_scope = values["broker_scope"]
     if "credit_code" in values:
         _check_credit_code_free(session, values["credit_code"], organization.id)
         organization.credit_code = values["credit_code"]

@@ -62,7 +62,11 @@ class Proposal(Base):
 
 
 class Milestone(Base):
-    """One milestone of the winner's 军令状, numbered from 1 in the order of the pledge."""
+    """One milestone of the winner's 军令状, numbered from 1 in the order of the pledge.
+
+    `due_notice_at` / `overdue_notice_at` record when the reminder scan told the parties, so
+    each notice goes out once.
+    """
 
     __tablename__ = "milestones"
     __table_args__ = (UniqueConstraint("proposal_id", "number", name="uq_milestones_proposal_number"),)
@@ -77,5 +81,7 @@ class Milestone(Base):
     return_reason: Mapped[str] = mapped_column(String(500), default="")
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    overdue_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     proposal: Mapped[Proposal] = relationship(back_populates="milestones")

@@ -38,8 +38,8 @@ def _demand_label(demand: Demand) -> str:
 
 
 def can_review(demand: Demand, actor: Principal) -> bool:
-    """The demand's owner (its `owner` keys), admins and the province's brokers acting for the owner."""
-    return actor.can_manage(demand.owner_org_id) or actor.role == "broker"
+    """The demand's owner (its `owner` keys), admins, and brokers acting for the owner."""
+    return actor.can_manage(demand.owner_org_id) or actor.brokers_for(demand.owner_org_id)
 
 
 def is_visible(proposal: Proposal, demand: Demand, actor: Principal) -> bool:

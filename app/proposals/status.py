@@ -29,3 +29,5 @@ MILESTONE = StateMachine(
         "accepted": (),
     },
 )
+# Milestones the winner still has to report: the ones a due date reminds it of.
+AWAITING_REPORT = ("pending", "returned")

@@ -1,6 +1,6 @@
 """Routes of the 揭榜 workflow: proposals under /demands/{id}/proposals and /proposals, milestones, and a demand's outcome."""
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -9,7 +9,7 @@ from app.demands.schemas import DemandRead
 from app.dependencies import PrincipalDep, SessionDep
 from app.history import service as history
 from app.history.schemas import ChangeRead
-from app.listings.schemas import CHINA_TZ, StatusChange
+from app.listings.schemas import StatusChange, china_today
 from app.proposals import service
 from app.proposals.schemas import (
     DemandCompletion,
@@ -28,8 +28,8 @@ router = APIRouter(tags=["proposals"])
 
 
 def current_date() -> date:
-    """Today in China, the calendar application deadlines are written in (a dependency tests may override)."""
-    return datetime.now(CHINA_TZ).date()
+    """Today in China (a dependency tests may override)."""
+    return china_today()
 
 
 TodayDep = Annotated[date, Depends(current_date)]

@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import http.client
 import logging
-import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.background import PeriodicWorker
 from app.config import Settings
 from app.database import session_scope, utcnow
 from app.webhooks.models import OutboxMessage, Webhook
@@ -71,38 +71,23 @@ class _Claim:
     allow_private: bool
 
 
-class OutboxWorker:
+class OutboxWorker(PeriodicWorker):
     """Drains the webhook outbox every `outbox_worker_seconds` (and once at start, for what a restart left)."""
 
+    name = "webhook-outbox"
+
     def __init__(self, session_factory: sessionmaker[Session], settings: Settings):
+        super().__init__(settings.outbox_worker_seconds, log)
         self.session_factory = session_factory
         self.settings = settings
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="webhook-outbox", daemon=True)
-        self._thread.start()
+    def run_once(self) -> int:
+        """Send every message that is due; returns how many were attempted.
 
-    def stop(self) -> None:
-        """Stop after the message being sent, if any (at most one send's timeout)."""
-        self._stop.set()
-        if self._thread:
-            self._thread.join()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                self.drain()
-            except Exception:
-                log.exception("webhook outbox pass failed; retrying")
-            if self._stop.wait(self.settings.outbox_worker_seconds):
-                return
-
-    def drain(self) -> int:
-        """Send every message that is due; returns how many were attempted."""
+        Stopping waits for at most the message being sent (one send's timeout).
+        """
         attempted = 0
-        while not self._stop.is_set():
+        while not self.stopping:
             claim = self._claim()
             if claim is None:
                 return attempted

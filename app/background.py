@@ -1,0 +1,47 @@
+"""A periodic background pass on a daemon thread, shared by the service's workers.
+
+Each pass runs at start (to pick up what a restart left) and then every `interval` seconds;
+a failing pass is logged and the next one tries again, so one bad row never stops the worker.
+"""
+
+import logging
+import threading
+
+
+class PeriodicWorker:
+    """Subclasses name the thread and implement `run_once`; `stopping` lets a long pass end early."""
+
+    name = "worker"
+
+    def __init__(self, interval: float, log: logging.Logger):
+        self.interval = interval
+        self.log = log
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run_once(self) -> int:
+        """One pass; returns how much it did (for the log and for tests)."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the pass to end and wait for it."""
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.run_once()
+            except Exception:
+                self.log.exception("%s pass failed; retrying in %.0fs", self.name, self.interval)
+            if self._stop.wait(self.interval):
+                return
