@@ -43,13 +43,15 @@ from app.matching.engine import MatchEngine  # noqa: E402
 from app.matching.text import document_text  # noqa: E402
 
 SIDE = "achievements"
+_PLAIN = dict(prf_docs=0, smooth_docs=0, lexical_prf_docs=0, propagate_docs=0)
 METHODS = {
-    "bm25 only": dict(fusion="mix", dense_weight=0.0, prf_docs=0, smooth_docs=0),
-    "dense only": dict(fusion="mix", dense_weight=1.0, prf_docs=0, smooth_docs=0),
-    "hybrid rrf": dict(fusion="rrf", prf_docs=0, smooth_docs=0),
-    "hybrid mix": dict(fusion="mix", prf_docs=0, smooth_docs=0),
-    "hybrid rrf+prf": dict(fusion="rrf", smooth_docs=0),
-    "hybrid mix+prf": dict(fusion="mix", smooth_docs=0),
+    "bm25 only": dict(_PLAIN, fusion="mix", dense_weight=0.0),
+    "dense only": dict(_PLAIN, fusion="mix", dense_weight=1.0),
+    "hybrid rrf": dict(_PLAIN, fusion="rrf"),
+    "hybrid mix": dict(_PLAIN, fusion="mix"),
+    "mix+prf": dict(smooth_docs=0, lexical_prf_docs=0, propagate_docs=0),
+    "+smoothing": dict(lexical_prf_docs=0, propagate_docs=0),
+    "+lexical prf": dict(propagate_docs=0),
     "default (shipped)": {},
 }
 """Engine settings per method; anything not given keeps the MatchEngine default."""
@@ -165,7 +167,7 @@ def build(encoder, rows, ids, vectors, texts) -> MatchEngine:
 RANKING_DEFAULTS = {
     name: parameter.default
     for name, parameter in inspect.signature(MatchEngine.__init__).parameters.items()
-    if name in ("fusion", "dense_weight", "prf_docs", "prf_weight", "smooth_docs", "smooth_weight", "pool")
+    if name not in ("self", "encoder", "index_kind")
 }
 """The engine's own defaults for the ranking knobs, read from its signature."""
 

@@ -13,10 +13,17 @@ Ranking of one query:
    neither words nor phrasing with the short query;
 3. exact dense and BM25 scores for every candidate; the dense one is
    neighbour-smoothed within the pool (see _dense_scores);
-4. fusion (fusion.py, min-max score mix by default) into `score` in [0, 1].
-   The score is relative to the query's candidate pool (the best candidate of
-   a query with lexical matches scores 1.0); `dense_score` (plain cosine) and
-   `bm25_score` are returned too, for thresholds and explanations.
+4. fusion (fusion.py, min-max score mix by default);
+5. for a free-text query, lexical pseudo-relevance feedback: the BM25 query
+   gains the characteristic terms of the best `lexical_prf_docs` fused
+   candidates and the pool is re-scored and re-fused (a short query's few
+   words rarely cover its subject's vocabulary);
+6. score propagation: each candidate's fused score is averaged with its
+   `propagate_docs` nearest candidates' (the cluster hypothesis: records
+   close to other good records are good), giving `score` in [0, 1].
+   The score is relative to the query's candidate pool (the best candidate
+   scores near 1); `dense_score` (plain cosine) and `bm25_score` (of the
+   query's own words) are returned too, for thresholds and explanations.
 
 Defaults were chosen with scripts/evaluate.py, checking each change on two
 disjoint halves of the corpus so that only robust gains were kept.
@@ -67,7 +74,9 @@ class MatchEngine:
 
     def __init__(self, encoder: Encoder, fusion: str = "mix", dense_weight: float = 0.7,
                  pool: int = 100, prf_docs: int = 3, prf_weight: float = 0.5,
-                 smooth_docs: int = 5, smooth_weight: float = 1.0, index_kind: str = "auto"):
+                 smooth_docs: int = 5, smooth_weight: float = 1.0,
+                 lexical_prf_docs: int = 5, lexical_prf_terms: int = 10, lexical_query_weight: int = 2,
+                 propagate_docs: int = 10, propagate_weight: float = 1.0, index_kind: str = "auto"):
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}; choose from {sorted(FUSIONS)}")
         self.encoder = encoder
@@ -75,6 +84,9 @@ class MatchEngine:
         self.fusion, self.dense_weight = fusion, dense_weight
         self.pool, self.prf_docs, self.prf_weight = pool, prf_docs, prf_weight
         self.smooth_docs, self.smooth_weight = smooth_docs, smooth_weight
+        self.lexical_prf_docs, self.lexical_prf_terms = lexical_prf_docs, lexical_prf_terms
+        self.lexical_query_weight = lexical_query_weight
+        self.propagate_docs, self.propagate_weight = propagate_docs, propagate_weight
         self._index_kind = index_kind
         self._lock = threading.RLock()
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -197,8 +209,15 @@ class MatchEngine:
             if not len(pool):
                 return []
             candidates = target.vectors.vectors(pool)
+            neighbours = self._neighbours(candidates)
+            dense = self._dense_scores(candidates, vector, neighbours)
             bm25_scores = target.bm25.scores_of(lexical, pool)
-            fused = self._fuse(self._dense_scores(candidates, vector), bm25_scores)
+            fused = self._fuse(dense, bm25_scores)
+            if feedback and self.lexical_prf_docs:
+                feedback_ids = pool[np.argsort(-fused, kind="stable")[: self.lexical_prf_docs]]
+                expanded = target.bm25.score_all(self._expanded_query(target, tokens, feedback_ids))
+                fused = self._fuse(dense, target.bm25.scores_of(expanded, pool))
+            fused = self._propagate(fused, neighbours)
             cosine = candidates @ query
             best = np.argsort(-fused, kind="stable")[:k]
             return [Match(int(pool[i]), float(fused[i]), float(cosine[i]), float(bm25_scores[i]),
@@ -213,21 +232,39 @@ class MatchEngine:
         moved = vector + self.prf_weight * centroid
         return (moved / np.linalg.norm(moved)).astype(np.float32)
 
-    def _dense_scores(self, candidates: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    def _neighbours(self, candidates: np.ndarray) -> np.ndarray:
+        """Each candidate's nearest other candidates, closest first (for smoothing and propagation)."""
+        width = min(max(self.smooth_docs, self.propagate_docs), len(candidates) - 1)
+        if width <= 0:
+            return np.zeros((len(candidates), 0), dtype=np.int64)
+        similarity = candidates @ candidates.T
+        np.fill_diagonal(similarity, -np.inf)
+        return np.argsort(-similarity, axis=1, kind="stable")[:, :width]
+
+    def _dense_scores(self, candidates: np.ndarray, vector: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
         """Cosine of the query to each candidate, smoothed with the candidate's neighbours.
 
         Each candidate vector is replaced by itself + weight * mean of its
         `smooth_docs` nearest other candidates (re-normalised): a record sitting
         among records relevant to the query gains, an isolated one loses.
         """
-        if self.smooth_docs <= 0 or len(candidates) <= self.smooth_docs:
+        if self.smooth_docs <= 0 or neighbours.shape[1] < self.smooth_docs:
             return candidates @ vector
-        similarity = candidates @ candidates.T
-        np.fill_diagonal(similarity, -np.inf)
-        neighbours = np.argpartition(-similarity, self.smooth_docs - 1, axis=1)[:, : self.smooth_docs]
-        smoothed = candidates + self.smooth_weight * candidates[neighbours].mean(axis=1)
+        smoothed = candidates + self.smooth_weight * candidates[neighbours[:, : self.smooth_docs]].mean(axis=1)
         smoothed /= np.maximum(np.linalg.norm(smoothed, axis=1, keepdims=True), 1e-12)
         return smoothed @ vector
+
+    def _expanded_query(self, target: _Side, tokens: list[str], feedback_ids: np.ndarray) -> list[str]:
+        """The query's own tokens (counted `lexical_query_weight` times) plus its best records' top terms."""
+        extra = [term for i in feedback_ids for term in target.bm25.top_terms(int(i), self.lexical_prf_terms)]
+        return list(tokens) * self.lexical_query_weight + extra
+
+    def _propagate(self, fused: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+        """Average each fused score with its `propagate_docs` nearest candidates' (kept in [0, 1])."""
+        if self.propagate_docs <= 0 or neighbours.shape[1] < self.propagate_docs:
+            return fused
+        spread = fused[neighbours[:, : self.propagate_docs]].mean(axis=1)
+        return ((fused + self.propagate_weight * spread) / (1 + self.propagate_weight)).astype(np.float32)
 
     def _fuse(self, dense: np.ndarray, bm25: np.ndarray) -> np.ndarray:
         if self.fusion == "mix":
