@@ -6,7 +6,7 @@ Keys are random 256-bit tokens, so a plain SHA-256 is enough to store them safel
 
 import hashlib
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from app.errors import Forbidden
 
@@ -27,13 +27,14 @@ class Principal:
     """The caller behind a key: its organization and role.
 
     `broker_orgs` is what a broker key may act for: the organizations assigned to its
-    organization, or None for the province's own brokers, who act for every organization.
+    organization, or None for the province's own brokers, who act for every organization;
+    empty for every other role.
     """
 
     key_id: int
     org_id: int
     role: str
-    broker_orgs: frozenset[int] | None = field(default=frozenset())
+    broker_orgs: frozenset[int] | None = frozenset()
 
     @property
     def is_admin(self) -> bool:

@@ -38,9 +38,8 @@ def authenticate(session: Session, *, key: str) -> Principal | None:
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
     if row is None or row.revoked_at is not None:
         return None
-    if row.role != "broker":
-        return Principal(key_id=row.id, org_id=row.org_id, role=row.role)
-    return Principal(key_id=row.id, org_id=row.org_id, role=row.role, broker_orgs=brokerage.assigned_orgs(session, broker_org_id=row.org_id))
+    broker_orgs = brokerage.assigned_orgs(session, broker_org_id=row.org_id) if row.role == "broker" else frozenset()
+    return Principal(key_id=row.id, org_id=row.org_id, role=row.role, broker_orgs=broker_orgs)
 
 
 def get_all(session: Session, *, org_id: int, actor: Principal) -> list[ApiKey]:

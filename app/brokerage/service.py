@@ -58,7 +58,7 @@ def can_work_on(entry: ShortlistEntry, actor: Principal) -> bool:
 
 
 def _is_visible(session: Session, entry: ShortlistEntry, actor: Principal) -> bool:
-    if actor.is_admin or can_work_on(entry, actor):
+    if can_work_on(entry, actor):
         return True
     owners = _owner_orgs(session, entry)
     return actor.org_id in owners or any(org_id is not None and actor.brokers_for(org_id) for org_id in owners)

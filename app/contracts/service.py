@@ -81,9 +81,9 @@ def record(session: Session, *, data: ContractCreate, actor: Principal) -> Contr
 
 def _visible(actor: Principal):
     """SQL condition: who sees which contract (see READ_ALL); owners see those touching their records."""
-    if actor.role in READ_ALL or (actor.role == "broker" and actor.broker_orgs is None):
+    if actor.role in READ_ALL or actor.broker_orgs is None:
         return true()
-    orgs = {actor.org_id, *actor.broker_orgs} if actor.role == "broker" else {actor.org_id}
+    orgs = {actor.org_id, *actor.broker_orgs}
     return or_(
         Contract.recorded_by_org_id == actor.org_id,
         Contract.demand_id.in_(select(Demand.id).where(Demand.owner_org_id.in_(orgs))),

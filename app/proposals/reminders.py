@@ -21,6 +21,7 @@ from app.demands.models import Demand
 from app.listings.schemas import china_today
 from app.notifications.service import notify
 from app.proposals.models import Milestone, Proposal
+from app.proposals.service import demand_label
 from app.proposals.status import AWAITING_REPORT
 
 log = logging.getLogger("techmatch.reminders")
@@ -28,7 +29,7 @@ BATCH = 500
 
 
 def send_due_notices(session: Session, *, today: date, lead_days: int) -> int:
-    """Notify every milestone that became due or overdue since the last scan; returns the notices sent."""
+    """Notify every milestone that became due or overdue since the last scan; returns how many milestones."""
     horizon = today + timedelta(days=lead_days)
     rows = session.execute(
         select(Milestone, Proposal.org_id, Demand)
@@ -49,7 +50,7 @@ def send_due_notices(session: Session, *, today: date, lead_days: int) -> int:
     ).all()
     now = utcnow()
     for milestone, winner_org_id, demand in rows:
-        label = f"需求 {demand.id}「{demand.title}」的里程碑 {milestone.number}「{milestone.title}」"
+        label = f"{demand_label(demand)}的里程碑 {milestone.number}「{milestone.title}」"
         if milestone.due_date < today:
             for org_id in (winner_org_id, demand.owner_org_id):
                 notify(
@@ -81,13 +82,13 @@ class MilestoneReminders(PeriodicWorker):
 
     def run_once(self, today: date | None = None) -> int:
         today = today or china_today()
-        sent = 0
+        notified = 0
         while not self.stopping:
             with session_scope(self.session_factory) as session:
                 batch = send_due_notices(session, today=today, lead_days=self.lead_days)
-            sent += batch
+            notified += batch
             if batch < BATCH:
                 break
-        if sent:
-            log.info("sent %d milestone notices for %s", sent, today.isoformat())
-        return sent
+        if notified:
+            log.info("notified %d due or overdue milestones for %s", notified, today.isoformat())
+        return notified

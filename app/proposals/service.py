@@ -33,7 +33,7 @@ _STATUS_WORDS = {"closed": "关闭", "withdrawn": "撤回"}
 _CONTENT = ("technical_approach", "lead", "team", "budget", "schedule", "achievement_ids", "attachments")
 
 
-def _demand_label(demand: Demand) -> str:
+def demand_label(demand: Demand) -> str:
     return f"需求 {demand.id}「{demand.title}」"
 
 
@@ -135,7 +135,7 @@ def submit(session: Session, *, demand: Demand, data: ProposalCreate, actor: Pri
     history.record(session, entity_type="proposal", entity_id=proposal.id, action="create", changes=_content(proposal), actor=actor)
     notify(
         session, org_id=demand.owner_org_id, kind="proposal_submitted", entity_type="proposal", entity_id=proposal.id,
-        message=f"{_demand_label(demand)}收到新的揭榜申请 {proposal.id}",
+        message=f"{demand_label(demand)}收到新的揭榜申请 {proposal.id}",
     )
     return proposal
 
@@ -227,7 +227,7 @@ def _review(session: Session, proposal: Proposal, demand: Demand, actor: Princip
     _move(session, proposal, target, actor, reason=reason)
     notify(
         session, org_id=proposal.org_id, kind=f"proposal_{target}", entity_type="proposal", entity_id=proposal.id,
-        message=f"您对{_demand_label(demand)}的揭榜申请 {proposal.id} {message}",
+        message=f"您对{demand_label(demand)}的揭榜申请 {proposal.id} {message}",
     )
     session.flush()
     return proposal
@@ -260,7 +260,7 @@ def award(session: Session, *, proposal: Proposal, demand: Demand, pledge: Pledg
     listings.change_status(session, record=demand, target="in_progress", reason=f"proposal {proposal.id} awarded", actor=actor)
     notify(
         session, org_id=proposal.org_id, kind="proposal_awarded", entity_type="proposal", entity_id=proposal.id,
-        message=f"您对{_demand_label(demand)}的揭榜申请 {proposal.id} 已中选（揭榜成功）",
+        message=f"您对{demand_label(demand)}的揭榜申请 {proposal.id} 已中选（揭榜成功）",
     )
     _release_open(session, demand, actor, reason=f"proposal {proposal.id} was awarded", message="已由其他方案揭榜")
     session.flush()
@@ -280,7 +280,7 @@ def _release_open(session: Session, demand: Demand, actor: Principal, *, reason:
         _move(session, other, "not_selected", actor, reason=reason)
         notify(
             session, org_id=other.org_id, kind="proposal_not_selected", entity_type="proposal", entity_id=other.id,
-            message=f"{_demand_label(demand)}{message}，您的申请 {other.id} 未中选",
+            message=f"{demand_label(demand)}{message}，您的申请 {other.id} 未中选",
         )
 
 
@@ -320,7 +320,7 @@ def report_milestone(session: Session, *, proposal: Proposal, demand: Demand, nu
     milestone.reported_at = utcnow()
     notify(
         session, org_id=demand.owner_org_id, kind="milestone_reported", entity_type="proposal", entity_id=proposal.id,
-        message=f"{_demand_label(demand)}的揭榜方报告里程碑 {number}「{milestone.title}」已完成，请验收",
+        message=f"{demand_label(demand)}的揭榜方报告里程碑 {number}「{milestone.title}」已完成，请验收",
     )
     session.flush()
     return milestone
@@ -335,7 +335,7 @@ def accept_milestone(session: Session, *, proposal: Proposal, demand: Demand, nu
     milestone.accepted_at = utcnow()
     notify(
         session, org_id=proposal.org_id, kind="milestone_accepted", entity_type="proposal", entity_id=proposal.id,
-        message=f"{_demand_label(demand)}的里程碑 {number}「{milestone.title}」已通过验收",
+        message=f"{demand_label(demand)}的里程碑 {number}「{milestone.title}」已通过验收",
     )
     session.flush()
     return milestone
@@ -350,7 +350,7 @@ def return_milestone(session: Session, *, proposal: Proposal, demand: Demand, nu
     milestone.return_reason = reason
     notify(
         session, org_id=proposal.org_id, kind="milestone_returned", entity_type="proposal", entity_id=proposal.id,
-        message=f"{_demand_label(demand)}的里程碑 {number}「{milestone.title}」被退回：{reason}",
+        message=f"{demand_label(demand)}的里程碑 {number}「{milestone.title}」被退回：{reason}",
     )
     session.flush()
     return milestone
@@ -373,6 +373,6 @@ def finish_demand(session: Session, *, demand: Demand, target: str, reason: str,
         words = {"completed": "已验收通过", "failed": f"已判定失败：{reason}", "terminated": f"已终止：{reason}"}
         notify(
             session, org_id=winner.org_id, kind=f"demand_{target}", entity_type="demand", entity_id=demand.id,
-            message=f"您揭榜的{_demand_label(demand)}{words[target]}",
+            message=f"您揭榜的{demand_label(demand)}{words[target]}",
         )
     return demand
