@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     port: int = 8000
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"
+    # Requests served at once (each holds at most one database connection), and how long a
+    # further request waits for a turn before it gets 503 with Retry-After.
+    max_concurrent_requests: int = 16
+    request_wait_seconds: float = 10.0
 
     # Matching: any local sentence-transformers directory; m3e-small is fetched by `make run`.
     encoder: Path = REPO_ROOT / "models" / "m3e-small"

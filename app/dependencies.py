@@ -17,13 +17,28 @@ from app.matching.models import INDEX_CHANGED
 log = logging.getLogger("techmatch")
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def mark_read_only(request: Request) -> None:
+    """Route dependency for a POST that writes nothing (free-text matching): read like a GET."""
+    request.state.read_only = True
+
+
+ReadOnly = Depends(mark_read_only)
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """One transaction per request, committed before the response is sent (function scope).
 
-    When the transaction logged index changes, the matching index applies them right after
-    the commit, so a record is matchable (or gone from matches) when the request returns.
+    Reads (GET, and routes marked `ReadOnly`) open a read-only transaction; every other request
+    a write transaction, which on SQLite holds the write lock from its first read (see
+    `app.database`). When the transaction logged index changes, the matching index applies
+    them right after the commit (the request's connection is back in the pool by then), so a
+    record is matchable (or gone from matches) when the request returns.
     """
-    with session_scope(request.app.state.session_factory) as session:
+    read_only = request.method in READ_METHODS or getattr(request.state, "read_only", False)
+    with session_scope(request.app.state.session_factory, read_only=read_only) as session:
         yield session
     if session.info.get(INDEX_CHANGED):
         try:

@@ -9,7 +9,12 @@ from collections.abc import Sequence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+# What a client should wait before retrying when the database is saturated (seconds).
+RETRY_AFTER = "2"
 
 
 class AppError(Exception):
@@ -53,6 +58,13 @@ class Conflict(AppError):
     type = "conflict"
 
 
+class PreconditionFailed(AppError):
+    """`If-Match` named a version the record no longer has; the response carries the current ETag."""
+
+    status_code = 412
+    type = "precondition_failed"
+
+
 def _body(loc: list, msg: str, type_: str) -> dict:
     return {"detail": [{"loc": loc, "msg": msg, "type": type_}]}
 
@@ -69,9 +81,25 @@ def install_error_handlers(app: FastAPI) -> None:
         msg = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return JSONResponse(_body([], msg, "http_error"), exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(PoolTimeout)
+    async def pool_exhausted(_: Request, exc: PoolTimeout) -> JSONResponse:
+        return _busy("no database connection became free in time")
+
+    @app.exception_handler(OperationalError)
+    async def database_busy(request: Request, exc: OperationalError) -> JSONResponse:
+        """SQLite's write lock stayed taken past the busy timeout: busy, not broken. Anything else is a 500."""
+        if "database is locked" not in str(exc.orig):
+            raise exc
+        return _busy("the database stayed locked by other writers")
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
         ]
         return JSONResponse({"detail": errors}, 422)
+
+
+def _busy(reason: str) -> JSONResponse:
+    msg = f"服务繁忙，请稍后重试 / server busy ({reason}), retry after {RETRY_AFTER}s"
+    return JSONResponse(_body([], msg, "server_busy"), 503, headers={"Retry-After": RETRY_AFTER})

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request
 
 from app.accounts.views import router as accounts_router
+from app.admission import AdmissionControl
 from app.achievements.views import router as achievements_router
 from app.body_limit import BodySizeLimit
 from app.brokerage.views import router as brokerage_router
@@ -42,13 +43,22 @@ Authenticate with `Authorization: Bearer <key>`; keys come from `techmatch creat
 """
 
 
+# Connections the background workers may hold at once: the index keeper, the webhook outbox,
+# the milestone reminders and the import runner (one each).
+BACKGROUND_CONNECTIONS = 4
+
+
 class DatabaseNotReady(RuntimeError):
     """The database is missing tables or behind the code's migrations."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(
+        settings.resolved_database_url,
+        pool_size=settings.max_concurrent_requests + BACKGROUND_CONNECTIONS,
+        pool_timeout=settings.request_wait_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -83,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     install_error_handlers(app)
+    app.add_middleware(AdmissionControl, slots=settings.max_concurrent_requests, wait_seconds=settings.request_wait_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.middleware("http")

@@ -20,7 +20,7 @@ from app.brokerage.schemas import (
     ShortlistQuery,
 )
 from app.brokerage.status import ACTIVE, SHORTLIST
-from app.database import utcnow
+from app.database import lock_row, utcnow
 from app.demands.models import Demand
 from app.errors import Conflict, Forbidden, NotFound
 from app.history import service as history
@@ -64,9 +64,12 @@ def _is_visible(session: Session, entry: ShortlistEntry, actor: Principal) -> bo
     return actor.org_id in owners or any(org_id is not None and actor.brokers_for(org_id) for org_id in owners)
 
 
-def get_visible_or_raise(session: Session, *, entry_id: int, actor: Principal) -> ShortlistEntry:
-    """The entry, or 404 unless the caller is its broker, an admin, owns one side, or brokers for an owner."""
-    entry = session.get(ShortlistEntry, entry_id)
+def get_visible_or_raise(session: Session, *, entry_id: int, actor: Principal, lock: bool = False) -> ShortlistEntry:
+    """The entry, or 404 unless the caller is its broker, an admin, owns one side, or brokers for an owner.
+
+    `lock` (every change) checks the current row under a lock held until commit.
+    """
+    entry = lock_row(session, ShortlistEntry, entry_id) if lock else session.get(ShortlistEntry, entry_id)
     if entry is None or not _is_visible(session, entry, actor):
         raise NotFound(f"shortlist entry {entry_id} does not exist", ["path", "entry_id"])
     return entry

@@ -59,13 +59,13 @@ def get_entry(entry_id: int, session: SessionDep, principal: PrincipalDep):
 
 @router.post("/shortlist/{entry_id}/status", response_model=ShortlistRead, summary="Move a pair: contacted, negotiating, or dropped with a reason")
 def move_entry(entry_id: int, body: ShortlistMove, session: SessionDep, principal: PrincipalDep):
-    entry = service.get_visible_or_raise(session, entry_id=entry_id, actor=principal)
+    entry = service.get_visible_or_raise(session, entry_id=entry_id, actor=principal, lock=True)
     return service.move(session, entry=entry, target=body.status, reason=body.reason, actor=principal)
 
 
 @router.post("/shortlist/{entry_id}/contacts", response_model=ContactRead, status_code=201, summary="Append a contact record (对接记录)")
 def add_contact(entry_id: int, data: ContactCreate, session: SessionDep, principal: PrincipalDep):
-    entry = service.get_visible_or_raise(session, entry_id=entry_id, actor=principal)
+    entry = service.get_visible_or_raise(session, entry_id=entry_id, actor=principal, lock=True)
     return service.add_contact(session, entry=entry, data=data, actor=principal)
 
 

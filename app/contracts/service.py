@@ -47,10 +47,10 @@ def record(session: Session, *, data: ContractCreate, actor: Principal) -> Contr
     entry = proposal = None
     entitled = actor.is_admin
     if data.shortlist_entry_id is not None:
-        entry = brokerage.get_visible_or_raise(session, entry_id=data.shortlist_entry_id, actor=actor)
+        entry = brokerage.get_visible_or_raise(session, entry_id=data.shortlist_entry_id, actor=actor, lock=True)
         entitled = entitled or brokerage.can_work_on(entry, actor)
     if data.proposal_id is not None:
-        proposal, demand = proposals.get_visible_or_raise(session, proposal_id=data.proposal_id, actor=actor)
+        proposal, demand = proposals.get_visible_or_raise(session, proposal_id=data.proposal_id, actor=actor, lock=True)
         entitled = entitled or actor.can_manage(demand.owner_org_id)
     if not entitled:
         raise Forbidden("contracts are recorded by the shortlist entry's broker, the demand owner of an awarded proposal, or an admin")

@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 
 from app.achievements.models import Achievement
 from app.auth import Principal
-from app.database import utcnow
+from app.database import lock_row, utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.history import service as history
 from app.interests.models import Interest
@@ -24,8 +24,9 @@ def is_visible(interest: Interest, achievement: Achievement, actor: Principal) -
     return actor.is_admin or actor.org_id in (achievement.owner_org_id, interest.org_id)
 
 
-def get_visible_or_raise(session: Session, *, interest_id: int, actor: Principal) -> tuple[Interest, Achievement]:
-    interest = session.get(Interest, interest_id)
+def get_visible_or_raise(session: Session, *, interest_id: int, actor: Principal, lock: bool = False) -> tuple[Interest, Achievement]:
+    """(interest, its achievement), or 404; `lock` (every answer) checks the current row under a lock."""
+    interest = lock_row(session, Interest, interest_id) if lock else session.get(Interest, interest_id)
     achievement = session.get(Achievement, interest.achievement_id) if interest else None
     if interest is None or achievement is None or not is_visible(interest, achievement, actor):
         raise NotFound(f"interest {interest_id} does not exist", ["path", "interest_id"])

@@ -51,7 +51,7 @@ def _answer_route(target: str, verb: str):
         summary=f"{verb.capitalize()} an interest (the achievement's owner)",
     )
     def answer(interest_id: int, session: SessionDep, principal: PrincipalDep, body: InterestReply | None = None):
-        interest, achievement = service.get_visible_or_raise(session, interest_id=interest_id, actor=principal)
+        interest, achievement = service.get_visible_or_raise(session, interest_id=interest_id, actor=principal, lock=True)
         reply = body.reply if body else ""
         return service.answer(session, interest=interest, achievement=achievement, target=target, reply=reply, actor=principal)
 
@@ -66,7 +66,7 @@ _answer_route("declined", "decline")
     summary="Withdraw a pending interest (the interested organization)",
 )
 def withdraw(interest_id: int, session: SessionDep, principal: PrincipalDep, body: StatusChange | None = None):
-    interest, _ = service.get_visible_or_raise(session, interest_id=interest_id, actor=principal)
+    interest, _ = service.get_visible_or_raise(session, interest_id=interest_id, actor=principal, lock=True)
     return service.withdraw(session, interest=interest, actor=principal, reason=body.reason if body else "")
 
 

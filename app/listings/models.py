@@ -36,6 +36,9 @@ class ListingColumns(RegionColumns):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Counts every change of content or status (1 at creation): the record's ETag, checked
+    # against `If-Match` so that two editors never overwrite each other unknowingly.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     @declared_attr
     def owner_org_id(cls) -> Mapped[int]:

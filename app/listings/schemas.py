@@ -111,6 +111,7 @@ class ListingRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None
+    version: int = Field(description="counts every change; sent back as the ETag, checked against If-Match")
 
     @computed_field
     def region_name(self) -> str | None:

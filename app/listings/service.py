@@ -11,15 +11,17 @@ from sqlalchemy.orm import Session
 
 from app.auth import Principal
 from app.catalog.regions import Region
-from app.database import utcnow
-from app.errors import Conflict, InvalidInput, NotFound
+from app.database import lock_row, utcnow
+from app.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from app.history import service as history
 from app.listings.models import ListingColumns
 from app.listings.schemas import ListingCreate, ListingFilters, ListingQuery
 from app.matching.models import log_change
 
 # Columns that are bookkeeping, not content: never part of a content diff.
-_BOOKKEEPING = {"id", "owner_org_id", "status", "created_at", "updated_at", "published_at", "region_province", "region_city"}
+_BOOKKEEPING = {
+    "id", "owner_org_id", "status", "created_at", "updated_at", "published_at", "region_province", "region_city", "version",
+}
 _SORTABLE = {"id", "title", "created_at", "updated_at", "published_at", "deadline"}
 
 
@@ -28,12 +30,35 @@ def is_visible(record: ListingColumns, actor: Principal) -> bool:
     return record.status in record.lifecycle.public or actor.is_admin or record.owner_org_id == actor.org_id
 
 
-def get_visible_or_raise(session: Session, *, model: type[ListingColumns], record_id: int, actor: Principal):
-    """The record, or 404 when it does not exist or the caller may not see it."""
-    record = session.get(model, record_id)
+def get_visible_or_raise(session: Session, *, model: type[ListingColumns], record_id: int, actor: Principal, lock: bool = False):
+    """The record, or 404 when it does not exist or the caller may not see it.
+
+    `lock` (every change) re-reads the row under a lock held until commit, so the change is
+    checked against the current row, never against one a concurrent request has since changed.
+    """
+    record = lock_row(session, model, record_id) if lock else session.get(model, record_id)
     if record is None or not is_visible(record, actor):
         raise NotFound(f"{model.entity_type} {record_id} does not exist", ["path", "record_id"])
     return record
+
+
+def check_version(record: ListingColumns, if_match: str | None) -> None:
+    """412 unless `If-Match` is absent, `*`, or names the record's current version (its ETag)."""
+    if if_match is None:
+        return
+    tags = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
+    if "*" in tags or str(record.version) in tags:
+        return
+    raise PreconditionFailed(
+        f"{record.entity_type} {record.id} is at version {record.version}, not {if_match}: "
+        "read it again, reapply your change and send the new ETag",
+        ["header", "If-Match"],
+        headers={"ETag": etag(record)},
+    )
+
+
+def etag(record: ListingColumns) -> str:
+    return f'"{record.version}"'
 
 
 def content_of(record: ListingColumns) -> dict:
@@ -56,6 +81,7 @@ def create(session: Session, *, model: type[ListingColumns], data: ListingCreate
     log_change(session, side=model.__tablename__, record_id=record.id)
     if data.status == "published":
         change_status(session, record=record, target="published", reason="published on creation", actor=actor)
+        record.version = 1  # a new record is version 1, whichever state it was created in
     return record
 
 
@@ -75,6 +101,7 @@ def update(session: Session, *, record: ListingColumns, data: BaseModel, actor: 
     changes = {key: {"old": before[key], "new": after[key]} for key in after if before[key] != after[key]}
     if changes:
         record.updated_at = utcnow()
+        record.version += 1
         history.record(
             session, entity_type=record.entity_type, entity_id=record.id, action="update", changes=changes, actor=actor
         )
@@ -90,6 +117,7 @@ def change_status(session: Session, *, record: ListingColumns, target: str, reas
     changes = {"status": {"old": record.status, "new": target}, "reason": reason}
     record.status = target
     record.updated_at = utcnow()
+    record.version += 1
     if target == "published":
         record.published_at = record.updated_at
     history.record(session, entity_type=record.entity_type, entity_id=record.id, action="status", changes=changes, actor=actor)

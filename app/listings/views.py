@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field, create_model
 
 from app.dependencies import PrincipalDep, SessionDep
@@ -20,6 +20,15 @@ from app.listings.schemas import StatusChange
 from app.matching import service as matching
 from app.matching.schemas import DuplicateWarning
 from app.schemas import Page
+
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description='the ETag last read (e.g. "3"): the change is refused with 412 if the record changed since',
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,16 @@ def build_router(side: ListingSide) -> APIRouter:
     def load(session, record_id: int, principal):
         return service.get_visible_or_raise(session, model=model, record_id=record_id, actor=principal)
 
+    def load_for_change(session, record_id: int, principal, if_match: str | None):
+        """The current row, locked until commit, and still at the version the caller last saw."""
+        record = service.get_visible_or_raise(session, model=model, record_id=record_id, actor=principal, lock=True)
+        service.check_version(record, if_match)
+        return record
+
+    def with_etag(response: Response, record):
+        response.headers["ETag"] = service.etag(record)
+        return record
+
     created_model = create_model(
         f"{side.read.__name__.removesuffix('Read')}Created",
         __base__=side.read,
@@ -62,31 +81,36 @@ def build_router(side: ListingSide) -> APIRouter:
         return {"items": items, "total": total, "page": query.page, "size": query.size}
 
     @router.get("/{record_id}", response_model=side.read, summary=f"One {label}")
-    def get_record(record_id: int, session: SessionDep, principal: PrincipalDep):
-        return load(session, record_id, principal)
+    def get_record(record_id: int, response: Response, session: SessionDep, principal: PrincipalDep):
+        return with_etag(response, load(session, record_id, principal))
 
     @router.patch("/{record_id}", response_model=side.read, summary=f"Change some fields of a {label}")
-    def update(record_id: int, data: side.update, session: SessionDep, principal: PrincipalDep):
-        record = load(session, record_id, principal)
-        return service.update(session, record=record, data=data, actor=principal)
+    def update(
+        record_id: int, data: side.update, response: Response, session: SessionDep, principal: PrincipalDep, if_match: IfMatch = None
+    ):
+        record = load_for_change(session, record_id, principal, if_match)
+        return with_etag(response, service.update(session, record=record, data=data, actor=principal))
 
     def status_route(target: str, verb: str):
         @router.post(f"/{{record_id}}/{verb}", response_model=side.read, name=verb, summary=f"{verb.capitalize()} a {label}")
-        def change(record_id: int, session: SessionDep, principal: PrincipalDep, body: StatusChange | None = None):
-            record = load(session, record_id, principal)
+        def change(
+            record_id: int, response: Response, session: SessionDep, principal: PrincipalDep,
+            body: StatusChange | None = None, if_match: IfMatch = None,
+        ):
+            record = load_for_change(session, record_id, principal, if_match)
             reason = body.reason if body else ""
             service.change_status(session, record=record, target=target, reason=reason, actor=principal)
             if side.after_status_change:
                 side.after_status_change(session, record=record, actor=principal)
-            return record
+            return with_etag(response, record)
 
     status_route("published", "publish")
     status_route("closed", "close")
     status_route("withdrawn", "withdraw")
 
     @router.delete("/{record_id}", status_code=204, summary=f"Delete a draft {label} (owner) or purge any (admin)")
-    def delete(record_id: int, session: SessionDep, principal: PrincipalDep):
-        record = load(session, record_id, principal)
+    def delete(record_id: int, session: SessionDep, principal: PrincipalDep, if_match: IfMatch = None):
+        record = load_for_change(session, record_id, principal, if_match)
         service.delete(session, record=record, actor=principal)
 
     @router.get("/{record_id}/history", response_model=list[ChangeRead], summary=f"Every change to a {label}")

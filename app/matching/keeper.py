@@ -7,9 +7,11 @@ state of every record named after it: published records are (re-)indexed, anythi
 harmless, which is what makes crash recovery and several worker processes simple.
 
 Who calls `catch_up`: the request that wrote a change, right after its commit (a few changes,
-tens of milliseconds, so a new record is matchable when its creation returns); every match
-request before it searches (a cheap check that picks up other processes' writes); and a
-background thread that drains large backlogs (bulk imports) and saves the index files.
+tens of milliseconds, so a new record is matchable when its creation returns), and a
+background thread that drains large backlogs (bulk imports) and saves the index files. A
+match request only calls `refresh`: with its own session, when no one else is applying, it
+applies the next few changes (other processes' writes); it never waits and never encodes more
+than `MATCH_CATCH_UP` records.
 """
 
 import logging
@@ -40,6 +42,8 @@ BATCH = 128
 # a larger backlog is the worker's.
 INLINE_CATCH_UP = 200
 INLINE_WAIT_SECONDS = 2.0
+# How many pending changes a match request applies, at most, before it searches.
+MATCH_CATCH_UP = 8
 
 
 @lru_cache(maxsize=4)
@@ -94,7 +98,7 @@ class IndexKeeper:
         engine = MatchEngine(encoder, index_kind=settings.index_kind)
         if not fresh and (directory / "terms.json").is_file():
             saved = MatchEngine.load(directory, encoder, index_kind=settings.index_kind)
-            with session_scope(session_factory) as session:
+            with session_scope(session_factory, read_only=True) as session:
                 last = session.scalar(select(func.max(IndexChange.seq))) or 0
             if saved.applied_seq <= last:
                 engine = saved
@@ -122,16 +126,28 @@ class IndexKeeper:
             applied += done
         return applied
 
-    def _apply_batch(self, size: int, show_progress: bool) -> int:
-        with session_scope(self.session_factory) as session:
-            rows = session.execute(
-                select(IndexChange.seq, IndexChange.side, IndexChange.record_id)
-                .where(IndexChange.seq > self.applied_seq)
-                .order_by(IndexChange.seq)
-                .limit(size)
-            ).all()
-            for side, model in MODELS.items():
-                self._apply(session, side, model, {row.record_id for row in rows if row.side == side}, show_progress)
+    def refresh(self, session: Session) -> None:
+        """A match request's cheap check: apply up to `MATCH_CATCH_UP` changes with the request's
+        own session (one connection per request), unless another thread is applying already."""
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            self._apply_batch(MATCH_CATCH_UP, False, session=session)
+        finally:
+            self._lock.release()
+
+    def _apply_batch(self, size: int, show_progress: bool, session: Session | None = None) -> int:
+        if session is None:
+            with session_scope(self.session_factory, read_only=True) as own_session:
+                return self._apply_batch(size, show_progress, session=own_session)
+        rows = session.execute(
+            select(IndexChange.seq, IndexChange.side, IndexChange.record_id)
+            .where(IndexChange.seq > self.applied_seq)
+            .order_by(IndexChange.seq)
+            .limit(size)
+        ).all()
+        for side, model in MODELS.items():
+            self._apply(session, side, model, {row.record_id for row in rows if row.side == side}, show_progress)
         if rows:
             self.applied_seq = rows[-1].seq
             self._unsaved += len(rows)
@@ -146,14 +162,16 @@ class IndexKeeper:
         self.engine.add_terms(keyword for record in live for keyword in record.keywords)
         self.engine.upsert_many(side, [(record.id, *record.searchable_text()) for record in live], show_progress=show_progress)
 
-    def pending(self) -> dict[str, int]:
-        """Per side, the committed changes not yet applied."""
-        with session_scope(self.session_factory) as session:
-            counts = dict(
-                session.execute(
-                    select(IndexChange.side, func.count()).where(IndexChange.seq > self.applied_seq).group_by(IndexChange.side)
-                ).all()
-            )
+    def pending(self, session: Session | None = None) -> dict[str, int]:
+        """Per side, the committed changes not yet applied (read with `session` when given)."""
+        if session is None:
+            with session_scope(self.session_factory, read_only=True) as own_session:
+                return self.pending(own_session)
+        counts = dict(
+            session.execute(
+                select(IndexChange.side, func.count()).where(IndexChange.seq > self.applied_seq).group_by(IndexChange.side)
+            ).all()
+        )
         return {side: counts.get(side, 0) for side in MODELS}
 
     def save(self) -> None:
@@ -205,7 +223,7 @@ class IndexKeeper:
         """
         from tqdm import tqdm
 
-        with self._lock, session_scope(self.session_factory) as session:
+        with self._lock, session_scope(self.session_factory, read_only=True) as session:
             self.applied_seq = session.scalar(select(func.max(IndexChange.seq))) or 0
             total = 0
             for side, model in MODELS.items():

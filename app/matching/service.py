@@ -17,7 +17,7 @@ from app.demands.models import Demand
 from app.demands.schemas import DemandFilters, DemandRead
 from app.errors import InvalidInput
 from app.listings import service as listings
-from app.matching.keeper import INLINE_CATCH_UP, INLINE_WAIT_SECONDS, IndexKeeper
+from app.matching.keeper import IndexKeeper
 from app.matching.ranking import Profile, adjustments, highlight, profile_of
 from app.matching.schemas import MATCH_OPTIONS, DuplicateWarning
 from app.matching.text import document_text, normalize
@@ -53,7 +53,7 @@ def match_record(
     """Records of the other side for one stored record (its own drafts included, for its owner)."""
     record = listings.get_visible_or_raise(session, model=SIDES[side][0], record_id=record_id, actor=actor)
     target = OTHER_SIDE[side]
-    keeper.catch_up(limit=INLINE_CATCH_UP, wait=INLINE_WAIT_SECONDS)
+    keeper.refresh(session)
     allowed = _allowed_ids(session, target, filters)
     if allowed == []:
         return []
@@ -70,7 +70,7 @@ def match_text(
     session: Session, keeper: IndexKeeper, *, text: str, target: str, filters: BaseModel, k: int, prefer_region: str | None
 ) -> list[dict]:
     """Records of `target` for free text (brokers, partner platforms)."""
-    keeper.catch_up(limit=INLINE_CATCH_UP, wait=INLINE_WAIT_SECONDS)
+    keeper.refresh(session)
     allowed = _allowed_ids(session, target, filters)
     if allowed == []:
         return []

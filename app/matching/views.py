@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from app.dependencies import PrincipalDep, SessionDep
+from app.dependencies import PrincipalDep, ReadOnly, SessionDep
 from app.matching import service
 from app.matching.keeper import IndexKeeper
 from app.matching.schemas import MatchResponse, TextMatchRequest, match_query_model
@@ -16,8 +16,9 @@ def keeper_of(request: Request) -> IndexKeeper:
     return request.app.state.index_keeper
 
 
-def _response(keeper: IndexKeeper, target: str, source: dict | None, items: list[dict]) -> dict:
-    return {"target": target, "source": source, "items": items, "pending_changes": sum(keeper.pending().values())}
+def _response(session, keeper: IndexKeeper, target: str, source: dict | None, items: list[dict]) -> dict:
+    pending = sum(keeper.pending(session).values())
+    return {"target": target, "source": source, "items": items, "pending_changes": pending}
 
 
 def _add_record_route(side: str) -> None:
@@ -42,18 +43,20 @@ def _add_record_route(side: str) -> None:
             session, keeper, side=side, record_id=record_id, filters=query, k=query.k, prefer_region=query.prefer_region,
             actor=principal,
         )
-        return _response(keeper, target, {"side": side, "id": record_id}, items)
+        return _response(session, keeper, target, {"side": side, "id": record_id}, items)
 
 
 _add_record_route("demands")
 _add_record_route("achievements")
 
 
-@router.post("/match", response_model=MatchResponse, summary="Match free text against achievements or demands")
+@router.post(
+    "/match", response_model=MatchResponse, dependencies=[ReadOnly], summary="Match free text against achievements or demands"
+)
 def match_text(body: TextMatchRequest, request: Request, session: SessionDep, principal: PrincipalDep):
     keeper = keeper_of(request)
     filters = service.parse_filters(body.target, body.filters)
     items = service.match_text(
         session, keeper, text=body.text, target=body.target, filters=filters, k=body.k, prefer_region=body.prefer_region
     )
-    return _response(keeper, body.target, None, items)
+    return _response(session, keeper, body.target, None, items)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.achievements.models import Achievement
 from app.auth import Principal
-from app.database import utcnow
+from app.database import lock_row, utcnow
 from app.demands.models import Demand
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.history import service as history
@@ -48,16 +48,24 @@ def is_visible(proposal: Proposal, demand: Demand, actor: Principal) -> bool:
 
 
 def get_demand_or_raise(session: Session, *, demand_id: int, actor: Principal, lock: bool = False) -> Demand:
-    """The demand, or 404 when missing or not visible; `lock` holds its row until commit (PostgreSQL)."""
-    demand = session.get(Demand, demand_id, with_for_update=lock or None, populate_existing=lock)
+    """The demand, or 404 when missing or not visible; `lock` re-reads its row and holds it until commit."""
+    demand = lock_row(session, Demand, demand_id) if lock else session.get(Demand, demand_id)
     if demand is None or not listings.is_visible(demand, actor):
         raise NotFound(f"demand {demand_id} does not exist", ["path", "demand_id"])
     return demand
 
 
-def get_visible_or_raise(session: Session, *, proposal_id: int, actor: Principal) -> tuple[Proposal, Demand]:
-    """(proposal, its demand), or 404 when the caller may not see the proposal."""
+def get_visible_or_raise(session: Session, *, proposal_id: int, actor: Principal, lock: bool = False) -> tuple[Proposal, Demand]:
+    """(proposal, its demand), or 404 when the caller may not see the proposal.
+
+    `lock` (every change) locks the demand's row, then the proposal's, always in that order so
+    two requests never wait on each other: moves of one demand's proposals are serialised and
+    each is checked against the current rows.
+    """
     proposal = session.get(Proposal, proposal_id)
+    if proposal is not None and lock:
+        lock_row(session, Demand, proposal.demand_id)
+        proposal = lock_row(session, Proposal, proposal_id)
     demand = session.get(Demand, proposal.demand_id) if proposal else None
     if proposal is None or demand is None or not is_visible(proposal, demand, actor):
         raise NotFound(f"proposal {proposal_id} does not exist", ["path", "proposal_id"])
