@@ -136,3 +136,34 @@ def test_ownership(world, side):
     assert world.client.get(url).status_code == 401
     assert world.client.get(url, headers={"Authorization": "Bearer tm_nope"}).status_code == 401
     assert world.client.get(f"/api/v1/{side}/999999", headers=world.ent_a).status_code == 404
+
+
+def test_versions_etags_and_if_match(world, side):
+    """Every change adds one to `version`; a change sent with a stale If-Match is refused (412) and writes nothing."""
+    record = create(world, side)
+    assert record["version"] == 1
+    url = f"/api/v1/{side}/{record['id']}"
+    read = world.client.get(url, headers=world.ent_a)
+    assert read.headers["ETag"] == '"1"'
+
+    changed = world.client.patch(url, json={"title": "第一次修改"}, headers={**world.ent_a, "If-Match": '"1"'})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["version"] == 2 and changed.headers["ETag"] == '"2"'
+
+    stale = world.client.patch(url, json={"title": "基于旧版本的修改"}, headers={**world.ent_a, "If-Match": '"1"'})
+    assert stale.status_code == 412, stale.text
+    assert stale.headers["ETag"] == '"2"'
+    assert stale.json()["detail"][0]["loc"] == ["header", "If-Match"]
+    assert world.client.get(url, headers=world.ent_a).json()["title"] == "第一次修改"
+
+    stale_move = world.client.post(f"{url}/publish", headers={**world.ent_a, "If-Match": '"1"'})
+    assert stale_move.status_code == 412
+    assert world.client.get(url, headers=world.ent_a).json()["status"] == "draft"
+    assert world.client.delete(url, headers={**world.ent_a, "If-Match": '"1"'}).status_code == 412
+
+    published = world.client.post(f"{url}/publish", headers={**world.ent_a, "If-Match": 'W/"7", "2"'})
+    assert published.status_code == 200 and published.json()["version"] == 3
+    unchanged = world.client.patch(url, json={"title": "第一次修改"}, headers={**world.ent_a, "If-Match": "*"})
+    assert unchanged.status_code == 200 and unchanged.json()["version"] == 3  # nothing changed, no new version
+    history = world.client.get(f"{url}/history", headers=world.ent_a).json()
+    assert [entry["action"] for entry in history] == ["create", "update", "status"]
