@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from live_service import postgres_database
+from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 
 from app import migrations
@@ -45,15 +45,9 @@ def new_database(kind: str, folder: Path) -> Iterator[str]:
             pytest.fail(reason + " (TECHMATCH_REQUIRE_POSTGRES=1)")
         _postgres_skipped.append(reason)
         pytest.skip(reason)
-    name = f"techmatch_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    admin.dispose()
+    with postgres_database(POSTGRES_URL) as url:
+        yield url
 
 
 def pytest_terminal_summary(terminalreporter):
