@@ -48,7 +48,8 @@ class Live:
         futures = [self.pool.submit(run, call, client) for call, client in zip(calls, self.clients, strict=False)]
         return [future.result() for future in futures]
 
-    def ok(self, response, status: int = 200) -> dict:
+    @staticmethod
+    def ok(response, status: int = 200) -> dict:
         assert response.status_code == status, response.text
         return response.json()
 
