@@ -9,6 +9,8 @@ import logging
 import os
 import sys
 
+from app.auth import ROLES
+from app.catalog.codes import ORGANIZATION_KINDS
 from app.config import Settings
 from app.database import make_engine, make_session_factory, session_scope
 
@@ -142,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     org = commands.add_parser("create-org", help="register an organization; prints its id")
     org.add_argument("--name", required=True)
-    org.add_argument("--kind", required=True, choices=["enterprise", "university", "institute", "broker_agency", "government"])
+    org.add_argument("--kind", required=True, choices=list(ORGANIZATION_KINDS))
     org.add_argument("--region", help="6-digit region code or 省/市/县 names")
     org.add_argument("--credit-code", help="统一社会信用代码")
     org.add_argument(
@@ -153,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     key = commands.add_parser("create-key", help="issue an API key; prints the key (shown once)")
     key.add_argument("--org", type=int, required=True)
-    key.add_argument("--role", required=True, choices=["owner", "broker", "admin", "reader"])
+    key.add_argument("--role", required=True, choices=ROLES)
     key.add_argument("--label", default="")
     key.set_defaults(run=cmd_create_key)
 

@@ -1,5 +1,6 @@
 """The FastAPI application: routers, error shape, request log, start-up checks."""
 
+import asyncio
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -18,9 +19,10 @@ from app.database import make_engine, make_session_factory
 from app.demands.views import router as demands_router
 from app.errors import install_error_handlers
 from app.exports.views import router as exports_router
+from app.imports.service import ImportRunner
 from app.imports.views import router as imports_router
 from app.interests.views import router as interests_router
-from app.matching.keeper import IndexKeeper
+from app.matching.keeper import IndexKeeper, IndexWorker
 from app.matching.views import router as matching_router
 from app.migrations import pending_message
 from app.notifications.views import router as notifications_router
@@ -68,19 +70,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise DatabaseNotReady(problem)
         keeper = IndexKeeper.open(settings, app.state.session_factory)
         app.state.index_keeper = keeper
-        keeper.start_worker(settings.index_worker_seconds)
-        outbox = OutboxWorker(app.state.session_factory, settings)
-        outbox.start()
-        reminders = MilestoneReminders(app.state.session_factory, settings)
-        reminders.start()
+        app.state.import_runner = ImportRunner(app.state.session_factory, settings)
+        # Every background job of the service: a thread of this process each, stopped in reverse
+        # order on shutdown (the index last, so its final save includes the imports' changes).
+        workers = [
+            IndexWorker(keeper, settings.index_worker_seconds),
+            app.state.import_runner,
+            OutboxWorker(app.state.session_factory, settings),
+            MilestoneReminders(app.state.session_factory, settings),
+        ]
+        for worker in workers:
+            worker.start()
         log.info(
             "serving %s; index at change %d (%s, %d dims)",
             engine.url.render_as_string(hide_password=True), keeper.applied_seq, keeper.engine.encoder.name, keeper.engine.encoder.dim,
         )
         yield
-        reminders.stop()
-        outbox.stop()
-        keeper.stop_worker()
+        for worker in reversed(workers):
+            await asyncio.to_thread(worker.stop)
         engine.dispose()
 
     app = FastAPI(

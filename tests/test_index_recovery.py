@@ -1,4 +1,5 @@
-"""The index survives crashes and refuses an encoder it was not built with.
+"""The index survives crashes, saves during long catch-ups, stops promptly, and refuses an
+encoder it was not built with.
 
 These tests run the real service in a child process and kill it with SIGKILL, so nothing
 gets a chance to save on the way out.
@@ -6,10 +7,12 @@ gets a chance to save on the way out.
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,10 +22,16 @@ from conftest import issue_admin_key, new_database
 from payloads import achievement
 
 from app import migrations
+from app.achievements.models import Achievement
+from app.achievements.schemas import AchievementCreate
+from app.auth import Principal
 from app.config import Settings
-from app.database import make_engine, make_session_factory
+from app.database import make_engine, make_session_factory, session_scope
+from app.listings import service as listings
 from app.matching.keeper import IndexKeeper
 from app.matching.vector_index import IndexMismatchError
+from app.organizations import service as organizations
+from app.organizations.schemas import OrganizationCreate
 
 BIN = Path(sys.executable).parent
 
@@ -39,7 +48,8 @@ class Service:
     def __init__(self, env: dict):
         self.port = free_port()
         self.env = {**env, "TECHMATCH_PORT": str(self.port), "TECHMATCH_INDEX_WORKER_SECONDS": "3600"}
-        self.process = subprocess.Popen([BIN / "techmatch", "serve"], env=self.env, stderr=subprocess.PIPE, text=True)
+        self.stderr = tempfile.TemporaryFile("w+")  # a file, not a pipe: a full pipe would block the service
+        self.process = subprocess.Popen([BIN / "techmatch", "serve"], env=self.env, stderr=self.stderr, text=True)
         self.url = f"http://127.0.0.1:{self.port}/api/v1"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -48,13 +58,23 @@ class Service:
                 return
             except httpx.TransportError:
                 if self.process.poll() is not None:
-                    raise RuntimeError(self.process.stderr.read())
+                    raise RuntimeError(self.log())
                 time.sleep(0.2)
         raise RuntimeError("service did not start")
 
-    def stop(self, sig=signal.SIGTERM) -> None:
+    def log(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read()
+
+    def pending(self) -> int:
+        return sum(side["pending"] for side in httpx.get(f"{self.url}/health", timeout=10).json()["index"].values())
+
+    def stop(self, sig=signal.SIGTERM) -> float:
+        """Send `sig` and wait for the exit; returns the seconds it took."""
+        started = time.monotonic()
         self.process.send_signal(sig)
         self.process.wait(timeout=60)
+        return time.monotonic() - started
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -124,3 +144,116 @@ def test_index_from_another_encoder_is_refused(environment, tmp_path):
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "indexed 0 published records" in rebuilt.stderr
     IndexKeeper.open(settings, factory)
+
+
+def _saved_seq(index_dir: Path) -> int:
+    """The change-log position of the index saved on disk (0 when there is none yet)."""
+    metas = list(index_dir.rglob("meta.json"))
+    return min(json.loads(meta.read_text())["applied_seq"] for meta in metas) if metas else 0
+
+
+def _publish_backlog(url: str, records: int) -> int:
+    """Publish `records` achievements through the service layer, with no index keeper running,
+    so the next service start finds two changes per record to catch up; returns the last seq."""
+    factory = make_session_factory(make_engine(url))
+    with session_scope(factory) as session:
+        org = organizations.create(session, data=OrganizationCreate(name="吉林大学", kind="university"))
+        actor = Principal(key_id=None, org_id=org.id, role="owner")
+        for number in range(records):
+            body = achievement(title=f"寒地秸秆腐解菌剂第{number}号", abstract=f"第{number}批耐低温菌群筛选。", status="published")
+            listings.create(session, model=Achievement, data=AchievementCreate(**body), actor=actor)
+    factory.kw["bind"].dispose()
+    return 2 * records
+
+
+@pytest.mark.slow
+def test_long_catch_up_saves_part_way_survives_leftovers_and_stops_on_sigterm(environment):
+    index_dir = Path(environment["TECHMATCH_DATA_DIR"]) / "index"
+    total = _publish_backlog(environment["TECHMATCH_DATABASE_URL"], records=1200)
+    environment = {**environment, "TECHMATCH_INDEX_SAVE_EVERY": "256"}
+
+    first = Service(environment)
+    deadline = time.monotonic() + 120
+    while not _saved_seq(index_dir):
+        assert time.monotonic() < deadline, first.log()
+        time.sleep(0.1)
+    first.stop(signal.SIGKILL)
+    resume = _saved_seq(index_dir)
+    assert 256 <= resume < total, resume  # saved during the catch-up, which was still running
+
+    # What a kill in the middle of a save leaves (see recover_interrupted_save): an undeleted
+    # index.old and a half-written index.new. The complete `index` must win, and saves go on.
+    shutil.copytree(index_dir, index_dir.with_name("index.old"))
+    shutil.copytree(index_dir, index_dir.with_name("index.new"))
+    (index_dir.with_name("index.new") / "terms.json").unlink()
+
+    second = Service(environment)
+    assert f"index at change {resume} " in second.log()
+    deadline = time.monotonic() + 120
+    while (pending := second.pending()) > total - resume - 128:  # at least one batch applied
+        assert time.monotonic() < deadline, second.log()
+        time.sleep(0.1)
+    seconds = second.stop()
+    print(f"SIGTERM with {pending} changes pending: exited in {seconds:.1f}s; resumed at {resume} of {total}")
+    assert seconds < 10, second.log()
+    saved = _saved_seq(index_dir)
+    assert total - pending <= saved < total  # what it applied was saved; the backlog was left
+    assert not index_dir.with_name("index.old").exists() and not index_dir.with_name("index.new").exists()
+
+    third = Service(environment)
+    try:
+        assert f"index at change {saved} " in third.log()
+        deadline = time.monotonic() + 300
+        while third.pending():
+            assert time.monotonic() < deadline, third.log()
+            time.sleep(0.5)
+        health = httpx.get(f"{third.url}/health").json()
+        assert health["index"]["achievements"]["indexed"] == 1200
+    finally:
+        third.stop()
+    assert _saved_seq(index_dir) == total
+
+
+@pytest.fixture
+def staged_indexes(tmp_path):
+    """Two complete saved indexes of one SQLite database, at different change-log positions."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'crash.db'}", data_dir=tmp_path / "data")
+    migrations.upgrade(settings.resolved_database_url)
+    _publish_backlog(settings.resolved_database_url, records=3)
+    factory = make_session_factory(make_engine(settings.resolved_database_url))
+    keeper = IndexKeeper.open(settings, factory)
+    keeper.catch_up(limit=2)
+    keeper.save()
+    older = shutil.copytree(settings.index_dir, tmp_path / "older")
+    keeper.catch_up()
+    keeper.save()
+    newer = shutil.copytree(settings.index_dir, tmp_path / "newer")
+    shutil.rmtree(settings.index_dir)
+    return settings, factory, {"older": older, "newer": newer}
+
+
+# Each crash point of IndexKeeper.save, as the folders it leaves, and the index a restart must use.
+@pytest.mark.parametrize(
+    "leftovers, kept",
+    [
+        ({"index": "newer", "index.old": "older"}, "newer"),  # killed before deleting index.old
+        ({"index.old": "older", "index.new": "newer"}, "newer"),  # killed between the two renames
+        ({"index": "older", "index.new": "partial"}, "older"),  # killed while writing index.new
+        ({"index.new": "partial"}, None),  # the first save cut short: replay from the start
+    ],
+)
+def test_restart_after_a_save_was_interrupted(staged_indexes, leftovers, kept):
+    settings, factory, saved = staged_indexes
+    saved["partial"] = shutil.copytree(saved["newer"], saved["newer"].with_name("partial"))
+    (saved["partial"] / "terms.json").unlink()
+    (saved["partial"] / "demands" / "dense" / "meta.json").unlink()
+    for name, source in leftovers.items():
+        shutil.copytree(saved[source], settings.index_dir.with_name(name))
+
+    keeper = IndexKeeper.open(settings, factory)
+    assert keeper.applied_seq == (_saved_seq(saved[kept]) if kept else 0)
+    assert sorted(path.name for path in settings.data_dir.iterdir() if path.is_dir()) == (["index"] if kept else [])
+    keeper.catch_up()
+    keeper.save()
+    assert sorted(path.name for path in settings.data_dir.iterdir() if path.is_dir()) == ["index"]
+    assert _saved_seq(settings.index_dir) == 6 and keeper.engine.count("achievements") == 3

@@ -5,9 +5,9 @@ from datetime import datetime, timedelta
 from payloads import achievement, demand
 from sqlalchemy import select, update
 
+from app.clock import CHINA_TZ
 from app.database import session_scope
 from app.demands.models import Demand
-from app.listings.schemas import CHINA_TZ
 from app.proposals.models import Proposal
 
 API = "/api/v1"

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import pytest
 from payloads import achievement, demand
 
-from app.listings.schemas import CHINA_TZ
+from app.clock import CHINA_TZ
 from app.proposals.reminders import MilestoneReminders
 from app.proposals.views import current_date
 

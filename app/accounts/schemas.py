@@ -5,7 +5,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Role = Literal["owner", "broker", "admin", "reader"]
+from app.auth import ROLES
+
+Role = Literal[ROLES]
 
 
 class KeyCreate(BaseModel):

@@ -2,12 +2,14 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.brokerage.status import ACTIVE
 from app.database import Base, UTCDateTime, utcnow
+from app.states import status_in
 
-_ACTIVE_SQL = text("status IN ('suggested', 'contacted', 'negotiating')")
+_ACTIVE_SQL = status_in(ACTIVE)
 
 
 class BrokerAssignment(Base):

@@ -1,6 +1,6 @@
 """The shortlist entry life cycle, one explicit table."""
 
-from app.listings.status import StateMachine
+from app.states import StateMachine
 
 # A demand–achievement pair a broker works on. `contract_signed` is reached only by recording
 # the technology contract (POST /contracts), so a signed pair always has its contract on file.

@@ -16,6 +16,7 @@ from app.listings.schemas import (
     ModeCodes,
     partial_of,
 )
+from app.listings.status import DEMAND
 
 EXAMPLE = {
     "title": "新能源汽车冬季续航衰减问题",
@@ -87,4 +88,4 @@ class DemandFilters(ListingFilters):
 
 
 class DemandQuery(DemandFilters, ListingQuery):
-    status: Literal["draft", "published", "in_progress", "completed", "failed", "terminated", "closed", "withdrawn"] | None = None
+    status: Literal[DEMAND.states] | None = None

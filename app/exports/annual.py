@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 
 from app.catalog.codes import FIELDS, MATURITY
 from app.catalog.regions import NAMES, PROVINCES
+from app.clock import CHINA_TZ
 from app.exports import service as export
-from app.listings.schemas import CHINA_TZ
 
 TITLES = {"demands": "关键核心技术需求清单", "achievements": "高质量成果转化清单"}
 CRITERIA = {
@@ -39,9 +39,6 @@ _MATURITY_RANK = {code: rank for rank, code in enumerate(MATURITY, start=1)}
 _FIELD_ORDER = {code: index for index, code in enumerate(FIELDS)}
 
 
-ACTIVE = ("published", "in_progress")  # still open, or under way (揭榜中)
-
-
 def _year_conditions(model, year: int) -> list:
     start = datetime(year, 1, 1, tzinfo=CHINA_TZ)
     end = datetime(year + 1, 1, 1, tzinfo=CHINA_TZ)
@@ -49,7 +46,7 @@ def _year_conditions(model, year: int) -> list:
         model.status.in_(model.lifecycle.public),
         model.published_at.is_not(None),
         model.published_at < end,
-        or_(model.status.in_(ACTIVE), model.updated_at >= start),
+        or_(model.status.in_(model.lifecycle.active), model.updated_at >= start),
     ]
 
 

@@ -1,19 +1,16 @@
 """Routes for bulk import: /api/v1/imports.
 
-The router also owns the import runner's life: its lifespan starts the background thread
-(resuming jobs a crash left unfinished) and stops it after the current chunk.
+Jobs run on the import runner (`app.state.import_runner`), which app/main.py starts and stops
+with the service's other background workers.
 """
 
-import asyncio
 import tempfile
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import (
     APIRouter,
     BackgroundTasks,
-    FastAPI,
     File,
     Form,
     Query,
@@ -32,16 +29,7 @@ from app.imports.template import write_template
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI):
-    runner = service.ImportRunner(app.state.session_factory, app.state.settings)
-    runner.start()
-    app.state.import_runner = runner
-    yield
-    await asyncio.to_thread(runner.stop)
-
-
-router = APIRouter(prefix="/imports", tags=["imports"], lifespan=lifespan)
+router = APIRouter(prefix="/imports", tags=["imports"])
 
 
 @router.post("", response_model=ImportJobRead, status_code=202, summary="Upload an .xlsx or .csv to import (a background job)")

@@ -1,6 +1,6 @@
 """The interest life cycle, one explicit table."""
 
-from app.listings.status import StateMachine
+from app.states import StateMachine
 
 INTEREST = StateMachine(
     name="interest",

@@ -5,7 +5,7 @@ so an error names the exact field and item that is wrong.
 """
 
 import copy
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -20,17 +20,13 @@ from pydantic import (
 
 from app.catalog.codes import COOPERATION_MODES, FIELDS, to_code
 from app.catalog.regions import Region
+from app.clock import china_today
+from app.listings.status import LISTING
 from app.schemas import Contact, PageQuery, RegionCode
 
 MAX_TEXT = 20_000
 MAX_TITLE = 200
 MAX_AMOUNT = 10**13  # yuan
-CHINA_TZ = timezone(timedelta(hours=8))
-
-
-def china_today() -> date:
-    """Today on the China calendar, the one deadlines and due dates are written in."""
-    return datetime.now(CHINA_TZ).date()
 
 
 def code_validator(codes: dict[str, str], what: str):
@@ -140,5 +136,5 @@ class ListingFilters(BaseModel):
 class ListingQuery(ListingFilters, PageQuery):
     """What every list endpoint accepts: the filters, a status, sorting and paging."""
 
-    status: Literal["draft", "published", "closed", "withdrawn"] | None = None
+    status: Literal[LISTING.states] | None = None
     sort: str = Field("-updated_at", description="a sortable column, '-' for descending")

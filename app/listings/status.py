@@ -7,41 +7,7 @@ and ends `completed` (验收通过), `failed` or `terminated`. Final states have
 record that was public stays on file, its history intact.
 """
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
-from app.errors import Conflict
-
-
-@dataclass(frozen=True)
-class StateMachine:
-    """One table of allowed transitions, checked before every status change.
-
-    `public` are the states anyone with a key may read (the rest are the owner's and admins'),
-    `editable` the states whose content may still change.
-    """
-
-    name: str
-    transitions: dict[str, tuple[str, ...]]
-    public: tuple[str, ...] = ()
-    editable: tuple[str, ...] = ()
-
-    @property
-    def states(self) -> tuple[str, ...]:
-        return tuple(self.transitions)
-
-    def allowed(self, current: str) -> tuple[str, ...]:
-        return self.transitions[current]
-
-    def check(self, current: str, target: str, loc: Sequence[str | int] = ("body", "status")) -> None:
-        """409 naming the current state and the allowed next ones unless `current → target` is in the table."""
-        allowed = self.transitions[current]
-        if target not in allowed:
-            raise Conflict(
-                f"{self.name} is {current!r} and cannot move to {target!r}; allowed next: {', '.join(allowed) or 'none'}",
-                loc,
-            )
-
+from app.states import StateMachine
 
 LISTING = StateMachine(
     name="listing",
@@ -53,6 +19,7 @@ LISTING = StateMachine(
     },
     public=("published", "closed"),
     editable=("draft", "published"),
+    active=("published",),
 )
 
 # The demand (技术需求榜单) life cycle: the whole 揭榜 path in one table.
@@ -70,4 +37,5 @@ DEMAND = StateMachine(
     },
     public=("published", "closed", "in_progress", "completed", "failed", "terminated"),
     editable=("draft", "published"),
+    active=("published", "in_progress"),  # still open, or under way (揭榜中)
 )

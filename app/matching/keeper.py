@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.achievements.models import Achievement
+from app.background import PeriodicWorker
 from app.catalog.codes import FIELDS
 from app.config import Settings
 from app.database import session_scope
@@ -64,11 +65,25 @@ def _siblings(directory: Path) -> tuple[Path, Path]:
     return directory.with_name(directory.name + ".new"), directory.with_name(directory.name + ".old")
 
 
-def _finish_interrupted_swap(directory: Path) -> None:
-    """A crash between the two renames of `save` leaves only the previous folder: restore it."""
-    _, previous = _siblings(directory)
+def recover_interrupted_save(directory: Path) -> None:
+    """Leave only `directory` (or nothing) on disk, whatever step of `save` a crash interrupted.
+
+    `save` writes `index.new`, renames `index` to `index.old`, renames `index.new` to `index`,
+    then deletes `index.old`. So:
+    - `index` exists: it is complete (the last swap finished); leftovers are a half-written
+      `index.new` or an undeleted `index.old`, both discarded;
+    - no `index`, but `index.old`: the crash fell between the two renames, so `index.new`, if
+      present, was written in full (the first rename only happens after it) and is the newer of
+      the two; without `index.new`, `index.old` is the index;
+    - no `index` and no `index.old`: a first save was cut short; `index.new` may be partial and
+      is discarded (the change log rebuilds everything from the start).
+    """
+    staging, previous = _siblings(directory)
     if not directory.exists() and previous.exists():
-        previous.rename(directory)
+        (staging if staging.exists() else previous).rename(directory)
+    for leftover in (staging, previous):
+        if leftover.exists():
+            shutil.rmtree(leftover)
 
 
 class IndexKeeper:
@@ -78,10 +93,8 @@ class IndexKeeper:
         self.directory = directory
         self.save_every = save_every
         self.applied_seq = engine.applied_seq
-        self._unsaved = 0
+        self.unsaved = 0  # changes applied since the last save
         self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._worker: threading.Thread | None = None
         engine.add_terms(domain_terms())
 
     @classmethod
@@ -94,7 +107,7 @@ class IndexKeeper:
             Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix, settings.encoder_threads
         )
         directory = settings.index_dir
-        _finish_interrupted_swap(directory)
+        recover_interrupted_save(directory)
         engine = MatchEngine(encoder, index_kind=settings.index_kind)
         if not fresh and (directory / "terms.json").is_file():
             saved = MatchEngine.load(directory, encoder, index_kind=settings.index_kind)
@@ -150,7 +163,7 @@ class IndexKeeper:
             self._apply(session, side, model, {row.record_id for row in rows if row.side == side}, show_progress)
         if rows:
             self.applied_seq = rows[-1].seq
-            self._unsaved += len(rows)
+            self.unsaved += len(rows)
         return len(rows)
 
     def _apply(self, session: Session, side: str, model, ids: set[int], show_progress: bool) -> None:
@@ -176,44 +189,21 @@ class IndexKeeper:
 
     def save(self) -> None:
         """Write the index files into a new folder, then swap folders, so a crash at any
-        point leaves one complete index on disk (old or new), never a mix of the two."""
+        point leaves one complete index on disk (old or new), never a mix of the two
+        (`recover_interrupted_save` tells which; it also runs first here, so a save that
+        failed half-way never blocks the next one)."""
         staging, previous = _siblings(self.directory)
         with self._lock:
-            shutil.rmtree(staging, ignore_errors=True)
+            recover_interrupted_save(self.directory)
             self.engine.save(staging, applied_seq=self.applied_seq)
-            if self.directory.exists():
+            replacing = self.directory.exists()
+            if replacing:
                 self.directory.rename(previous)
             staging.rename(self.directory)
-            shutil.rmtree(previous, ignore_errors=True)
-            self._unsaved = 0
+            if replacing:
+                shutil.rmtree(previous)
+            self.unsaved = 0
         log.info("index saved at change %d", self.applied_seq)
-
-    def start_worker(self, interval: float) -> None:
-        """Poll the change log every `interval` seconds; save after `save_every` changes or when idle."""
-        self._worker = threading.Thread(target=self._run, args=(interval,), name="index-keeper", daemon=True)
-        self._worker.start()
-
-    def stop_worker(self) -> None:
-        self._stop.set()
-        if self._worker:
-            self._worker.join()
-        if self._unsaved:
-            self.save()
-
-    def _run(self, interval: float) -> None:
-        """Catch up at once (what a restart missed), then every `interval` seconds."""
-        while True:
-            try:
-                started = time.perf_counter()
-                applied = self.catch_up()
-                if applied:
-                    log.info("applied %d changes in %.1fs", applied, time.perf_counter() - started)
-                if self._unsaved >= self.save_every or (self._unsaved and not applied):
-                    self.save()
-            except Exception:
-                log.exception("index catch-up failed at change %d; retrying", self.applied_seq)
-            if self._stop.wait(interval):
-                return
 
     def rebuild(self, show_progress: bool = True) -> int:
         """Re-encode every published record from scratch (`techmatch reindex`); returns the count.
@@ -238,3 +228,40 @@ class IndexKeeper:
         self.catch_up()
         self.save()
         return total
+
+
+class IndexWorker(PeriodicWorker):
+    """Applies the change log in the background, batch by batch, and saves the index files.
+
+    A save follows every `save_every` applied changes, so a crash during a long catch-up (a
+    bulk import) costs at most that much replay, and another when the log is drained. Asked
+    to stop, it finishes the batch in hand, saves, and leaves the rest of the backlog to the
+    next start: shutting down never waits for a backlog.
+    """
+
+    name = "index-keeper"
+
+    def __init__(self, keeper: IndexKeeper, interval: float):
+        super().__init__(interval, log)
+        self.keeper = keeper
+
+    def run_once(self) -> int:
+        started = time.perf_counter()
+        applied = 0
+        while True:
+            done = self.keeper.catch_up(limit=BATCH)
+            applied += done
+            finished = not done or self.stopping
+            if self.keeper.unsaved >= self.keeper.save_every or (finished and self.keeper.unsaved):
+                self.keeper.save()
+            if finished:
+                break
+        if applied:
+            log.info("applied %d changes in %.1fs", applied, time.perf_counter() - started)
+        return applied
+
+    def stop(self) -> None:
+        """Stop after the current batch and save what requests applied since the last save."""
+        super().stop()
+        if self.keeper.unsaved:
+            self.keeper.save()

@@ -17,8 +17,7 @@ from app.catalog.identifiers import credit_code_problem
 from app.catalog.regions import Region
 from app.schemas import Contact, RegionCode
 
-OrganizationKind = Literal["enterprise", "university", "institute", "broker_agency", "government"]
-assert set(OrganizationKind.__args__) == set(ORGANIZATION_KINDS)
+OrganizationKind = Literal[tuple(ORGANIZATION_KINDS)]
 
 
 def _credit_code(value: str | None) -> str | None:

@@ -10,13 +10,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import Base, UTCDateTime, utcnow
+from app.proposals.status import ACTIVE
+from app.states import status_in
 
-_ACTIVE_SQL = text("status IN ('submitted', 'shortlisted', 'awarded')")
+_ACTIVE_SQL = status_in(ACTIVE)
 
 
 class Proposal(Base):

@@ -15,10 +15,10 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.background import PeriodicWorker
+from app.clock import china_today
 from app.config import Settings
 from app.database import session_scope, utcnow
 from app.demands.models import Demand
-from app.listings.schemas import china_today
 from app.notifications.service import notify
 from app.proposals.models import Milestone, Proposal
 from app.proposals.service import demand_label

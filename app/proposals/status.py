@@ -1,6 +1,6 @@
 """The proposal and milestone life cycles, each one explicit table (the demand's is in app/listings/status.py)."""
 
-from app.listings.status import StateMachine
+from app.states import StateMachine
 
 # A 揭榜方案 from submission to the owner's decision; the applicant may withdraw it while it is open.
 PROPOSAL = StateMachine(

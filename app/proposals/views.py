@@ -5,11 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from app.clock import china_today
 from app.demands.schemas import DemandRead
 from app.dependencies import PrincipalDep, SessionDep
 from app.history import service as history
 from app.history.schemas import ChangeRead
-from app.listings.schemas import StatusChange, china_today
+from app.listings.schemas import StatusChange
 from app.proposals import service
 from app.proposals.schemas import (
     DemandCompletion,

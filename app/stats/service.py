@@ -18,13 +18,11 @@ from sqlalchemy.orm import Session, aliased
 from app.achievements.models import Achievement
 from app.brokerage.models import ShortlistEntry
 from app.catalog.regions import Region
+from app.clock import CHINA_TZ
 from app.contracts.models import CONTRACT_TYPES, Contract
 from app.demands.models import Demand
-from app.listings.schemas import CHINA_TZ
 from app.proposals.models import Proposal
 
-# States in which a record is still open on its list.
-_ACTIVE = {"demand": ("published", "in_progress"), "achievement": ("published",)}
 _SIDES = {"demand": Demand, "achievement": Achievement}
 
 
@@ -59,7 +57,7 @@ def _records(session: Session, region: Region | None, low, high) -> tuple[dict, 
         located = _in_region(model, region)
         went_public = [model.published_at.is_not(None), *_within(model.published_at, low, high)]
         added[side] = _per_field(list(session.scalars(select(model.fields).where(*located, *went_public))))
-        still_open = [model.status.in_(_ACTIVE[side]), *_within(model.published_at, None, high)]
+        still_open = [model.status.in_(model.lifecycle.active), *_within(model.published_at, None, high)]
         active[side] = _per_field(list(session.scalars(select(model.fields).where(*located, *still_open))))
     return added, active
 
