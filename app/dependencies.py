@@ -50,14 +50,18 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_principal(request: Request, session: SessionDep) -> Principal:
+def get_principal(request: Request) -> Principal:
+    """The caller, read in a short read-only transaction of its own, closed before the request's
+    own transaction starts: a write request takes its locks (SQLite's write lock included) only
+    when it first touches the data, and holds one connection at a time."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if not header:
         raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("malformed Authorization header: expected `Bearer <key>`")
-    principal = accounts.authenticate(session, key=key.strip())
+    with session_scope(request.app.state.session_factory, read_only=True) as session:
+        principal = accounts.authenticate(session, key=key.strip())
     if principal is None:
         raise Unauthorized("unknown or revoked API key")
     request.state.principal = principal

@@ -19,6 +19,7 @@ from app.listings.models import ListingColumns
 from app.listings.schemas import StatusChange
 from app.matching import service as matching
 from app.matching.schemas import DuplicateWarning
+from app.matching.text import document_text
 from app.schemas import Page
 
 
@@ -71,8 +72,9 @@ def build_router(side: ListingSide) -> APIRouter:
 
     @router.post("", response_model=created_model, status_code=201, summary=f"Create a {label}")
     def create(data: side.create, request: Request, session: SessionDep, principal: PrincipalDep):
+        text = document_text(data.title, data.keywords, getattr(data, model.text_attr))
+        warnings = matching.near_duplicates(session, request.app.state.index_keeper, side=side.path, text=text)
         record = service.create(session, model=model, data=data, actor=principal)
-        warnings = matching.near_duplicates(session, request.app.state.index_keeper, side=side.path, record=record)
         return {**side.read.model_validate(record).model_dump(), "warnings": warnings}
 
     @router.get("", response_model=Page[side.read], summary=f"List and filter {label}s")

@@ -119,14 +119,14 @@ def _rank(session, target, candidates, source: Profile, source_text: str, prefer
     ]
 
 
-def near_duplicates(session: Session, keeper: IndexKeeper, *, side: str, record) -> list[DuplicateWarning]:
-    """Published records of the same side whose text is almost identical to `record`'s."""
+def near_duplicates(session: Session, keeper: IndexKeeper, *, side: str, text: str) -> list[DuplicateWarning]:
+    """Published records of `side` whose text is almost identical to `text` (a record about to be created).
+
+    Called before the new record is written: the encoding takes tens of milliseconds, and no
+    database lock is held while it runs.
+    """
     model = SIDES[side][0]
-    found = [
-        (other_id, similarity)
-        for other_id, similarity in keeper.engine.nearest(side, document_text(*record.searchable_text()), k=3)
-        if other_id != record.id and similarity >= DUPLICATE_SIMILARITY
-    ]
+    found = [(other_id, similarity) for other_id, similarity in keeper.engine.nearest(side, text, k=3) if similarity >= DUPLICATE_SIMILARITY]
     titles = dict(session.execute(select(model.id, model.title).where(model.id.in_([i for i, _ in found]))).all())
     return [
         DuplicateWarning(
