@@ -13,6 +13,7 @@ from app.auth import ROLES
 from app.catalog.codes import ORGANIZATION_KINDS
 from app.config import Settings
 from app.database import make_engine, make_session_factory, session_scope
+from app.request_log import RequestIdFilter
 
 
 def _session_scope(settings: Settings):
@@ -178,7 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     settings = Settings()
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RequestIdFilter())
+    logging.basicConfig(
+        level=settings.log_level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+    )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     try:
         args.run(args, settings)

@@ -2,14 +2,13 @@
 
 import asyncio
 import logging
-import time
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
 
 from app.accounts.views import router as accounts_router
-from app.admission import AdmissionControl
 from app.achievements.views import router as achievements_router
+from app.admission import AdmissionControl
 from app.body_limit import BodySizeLimit
 from app.brokerage.views import router as brokerage_router
 from app.catalog.views import router as codes_router
@@ -29,12 +28,12 @@ from app.notifications.views import router as notifications_router
 from app.organizations.views import router as organizations_router
 from app.proposals.reminders import MilestoneReminders
 from app.proposals.views import router as proposals_router
+from app.request_log import log_request
 from app.stats.views import router as stats_router
 from app.webhooks.views import router as webhooks_router
 from app.webhooks.worker import OutboxWorker
 
 log = logging.getLogger("techmatch")
-request_log = logging.getLogger("techmatch.request")
 
 DESCRIPTION = """
 揭榜挂帅 双向发榜：企业技术需求榜单（demands）与高校科研院所成果转化榜单（achievements）。
@@ -103,20 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AdmissionControl, slots=settings.max_concurrent_requests, wait_seconds=settings.request_wait_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
-    @app.middleware("http")
-    async def log_request(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        principal = getattr(request.state, "principal", None)
-        request_log.info(
-            "%s %s %d %.1fms key=%s",
-            request.method,
-            request.url.path,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-            principal.key_id if principal else "-",
-        )
-        return response
+    app.middleware("http")(log_request)
 
     api = APIRouter(prefix="/api/v1")
     for router in (codes_router, organizations_router, accounts_router, demands_router, achievements_router, matching_router, imports_router, exports_router, proposals_router, interests_router, notifications_router, brokerage_router, contracts_router, webhooks_router, stats_router):
