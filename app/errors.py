@@ -4,6 +4,7 @@ It is the shape FastAPI already uses for validation errors, so a client parses o
 whether the body was malformed or the request broke a business rule.
 """
 
+import re
 from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
@@ -77,9 +78,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(_body(exc.loc, exc.msg, exc.type), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         msg = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        return JSONResponse(_body([], msg, "http_error"), exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+        return JSONResponse(_body([], msg, "http_error"), exc.status_code, headers=headers)
 
     @app.exception_handler(PoolTimeout)
     async def pool_exhausted(_: Request, exc: PoolTimeout) -> JSONResponse:
@@ -103,3 +107,12 @@ def install_error_handlers(app: FastAPI) -> None:
 def _busy(reason: str) -> JSONResponse:
     msg = f"服务繁忙，请稍后重试 / server busy ({reason}), retry after {RETRY_AFTER}s"
     return JSONResponse(_body([], msg, "server_busy"), 503, headers={"Retry-After": RETRY_AFTER})
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the API documents at this path (the router's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), request.url.path):
+            methods.update(method.upper() for method in operations)
+    return sorted(methods)

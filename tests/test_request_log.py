@@ -43,3 +43,9 @@ def test_every_response_gets_a_request_id(client):
     assert first and second and first != second
     unsafe = client.get("/api/v1/health", headers={"X-Request-ID": "a b\nc" * 30}).headers["X-Request-ID"]
     assert " " not in unsafe and len(unsafe) <= 64
+
+
+def test_405_lists_every_method_of_the_path(world):
+    response = world.client.put("/api/v1/demands/1", headers=world.admin)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "DELETE, GET, PATCH"
