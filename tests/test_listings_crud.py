@@ -122,6 +122,10 @@ def test_delete_drafts_only_and_admin_purge_keeps_history(world, side):
     assert refused.status_code == 409 and "withdraw" in refused.json()["detail"][0]["msg"]
     assert world.client.delete(f"/api/v1/{side}/{public['id']}", headers=world.admin).status_code == 204
     assert world.client.get(f"/api/v1/{side}/{public['id']}", headers=world.admin).status_code == 404
+    history = world.client.get(f"/api/v1/{side}/{public['id']}/history", headers=world.admin)
+    assert history.status_code == 200 and history.json()[-1]["action"] == "purge"
+    assert history.json()[-1]["changes"]["title"] == public["title"]
+    assert world.client.get(f"/api/v1/{side}/{public['id']}/history", headers=world.ent_a).status_code == 404
 
 
 def test_ownership(world, side):

@@ -348,3 +348,13 @@ def test_milestone_due_and_overdue_notices_go_out_once(world, app):
     ended, _, _ = awarded_call(world)
     ok(post(world, f"/demands/{ended['id']}/terminate", world.ent_a, {"reason": "企业战略调整"}))
     assert reminders.run_once(TODAY + timedelta(days=300)) == 0
+
+
+def test_a_purge_never_orphans_the_records_that_refer_to_a_demand(world):
+    """An admin cannot purge an in-progress demand: its proposals (and anything else) would lose their subject."""
+    record, winner, loser = awarded_call(world)
+    refused = world.client.delete(f"{API}/demands/{record['id']}", headers=world.admin)
+    assert refused.status_code == 409, refused.text
+    assert "2 proposals" in refused.json()["detail"][0]["msg"]
+    assert ok(world.client.get(f"{API}/demands/{record['id']}", headers=world.admin))["status"] == "in_progress"
+    assert ok(world.client.get(f"{API}/proposals/{winner['id']}", headers=world.uni))["status"] == "awarded"

@@ -129,7 +129,9 @@ def change_status(session: Session, *, record: ListingColumns, target: str, reas
 def delete(session: Session, *, record: ListingColumns, actor: Principal) -> None:
     """Owners may delete their own drafts; only an admin may purge a record that was public.
 
-    The history keeps a full snapshot either way.
+    Nothing that refers to the record may be lost: while proposals, interests, shortlist entries,
+    contracts or feedback point at it, the answer is 409 naming them. The history keeps a full
+    snapshot either way, readable by admins after the record is gone.
     """
     if not actor.is_admin:
         actor.require_manage(record.owner_org_id, f"{record.entity_type} {record.id}")
@@ -137,12 +139,32 @@ def delete(session: Session, *, record: ListingColumns, actor: Principal) -> Non
             raise Conflict(
                 f"a {record.status} {record.entity_type} cannot be deleted; withdraw it instead", ["path", "record_id"]
             )
+    holders = _holders(session, record)
+    if holders:
+        raise Conflict(
+            f"{record.entity_type} {record.id} cannot be deleted while {', '.join(holders)} refer to it; "
+            "close or withdraw it instead",
+            ["path", "record_id"],
+        )
     action = "purge" if actor.is_admin else "delete"
     snapshot = {**content_of(record), "status": record.status, "owner_org_id": record.owner_org_id}
     history.record(session, entity_type=record.entity_type, entity_id=record.id, action=action, changes=snapshot, actor=actor)
     log_change(session, side=record.__tablename__, record_id=record.id)
     session.delete(record)
     session.flush()
+
+
+def _holders(session: Session, record: ListingColumns) -> list[str]:
+    """What still refers to `record` through a foreign key ('2 proposals', '1 contracts'), read
+    from the schema itself, so a table added later that points at records is counted too."""
+    found = []
+    for table in record.metadata.sorted_tables:
+        for foreign_key in table.foreign_keys:
+            if foreign_key.column.table is record.__table__:
+                count = session.scalar(select(func.count()).select_from(table).where(foreign_key.parent == record.id))
+                if count:
+                    found.append(f"{count} {table.name}")
+    return found
 
 
 def get_page(session: Session, *, model: type[ListingColumns], query: ListingQuery, actor: Principal):

@@ -117,6 +117,11 @@ def build_router(side: ListingSide) -> APIRouter:
 
     @router.get("/{record_id}/history", response_model=list[ChangeRead], summary=f"Every change to a {label}")
     def get_history(record_id: int, session: SessionDep, principal: PrincipalDep):
+        """Admins still read the history of a deleted or purged record (it ends with its snapshot)."""
+        if principal.is_admin and session.get(model, record_id) is None:
+            changes = history.get_for(session, entity_type=model.entity_type, entity_id=record_id)
+            if changes:
+                return changes
         load(session, record_id, principal)
         return history.get_for(session, entity_type=model.entity_type, entity_id=record_id)
 
