@@ -7,8 +7,8 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request
 
 from app.accounts.views import router as accounts_router
-from app.admission import AdmissionControl
 from app.achievements.views import router as achievements_router
+from app.admission import AdmissionControl
 from app.body_limit import BodySizeLimit
 from app.brokerage.views import router as brokerage_router
 from app.catalog.views import router as codes_router
@@ -112,7 +112,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     api = APIRouter(prefix="/api/v1")
-    for router in (codes_router, organizations_router, accounts_router, demands_router, achievements_router, matching_router, imports_router, exports_router, proposals_router, interests_router, notifications_router, brokerage_router, contracts_router, webhooks_router, stats_router):
+    for router in (
+        codes_router, organizations_router, accounts_router, demands_router, achievements_router, matching_router, imports_router,
+        exports_router, proposals_router, interests_router, notifications_router, brokerage_router, contracts_router, webhooks_router,
+        stats_router,
+    ):
         api.include_router(router)
 
     @api.get("/health", tags=["health"], summary="Liveness, the database, and how far the matching index has caught up")

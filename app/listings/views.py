@@ -21,7 +21,6 @@ from app.matching import service as matching
 from app.matching.schemas import DuplicateWarning
 from app.schemas import Page
 
-
 IfMatch = Annotated[
     str | None,
     Header(

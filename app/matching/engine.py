@@ -131,7 +131,7 @@ class MatchEngine:
         known = {text: self._recent[text] for text in texts if text in self._recent}
         missing = [text for text in dict.fromkeys(texts) if text not in known]
         if missing:
-            known.update(zip(missing, self.encoder.encode_documents(missing, show_progress=show_progress)))
+            known.update(zip(missing, self.encoder.encode_documents(missing, show_progress=show_progress), strict=True))
         if len(texts) == 1:
             self._recent[texts[0]] = known[texts[0]]
             while len(self._recent) > RECENT_ENCODINGS:
@@ -144,7 +144,7 @@ class MatchEngine:
         with self._lock:
             target = self._side(side)
             target.vectors.add(np.asarray(ids, dtype=np.int64), vectors)
-            for id_, toks in zip(ids, tokens):
+            for id_, toks in zip(ids, tokens, strict=True):
                 target.bm25.add(int(id_), toks)
 
     def remove(self, side: str, id: int) -> None:
@@ -189,7 +189,7 @@ class MatchEngine:
         vector = self._encode_documents([document_text(None, None, text)])[0]
         with self._lock:
             scores, ids = self._side(side).vectors.search(vector, k)
-        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
 
     def _rank(self, side: str, query: np.ndarray, tokens: list[str], k: int, allowed_ids,
               feedback: bool) -> list[Match]:

@@ -108,7 +108,7 @@ class FaissVectorIndex:
         start = int(self._index.ntotal)
         self._index.add(vectors)
         self._label_ids = np.concatenate([self._label_ids, ids])
-        self._id_label.update(zip(ids.tolist(), range(start, start + len(ids))))
+        self._id_label.update(zip(ids.tolist(), range(start, start + len(ids)), strict=True))
         if self._mode == "auto" and self.kind == "flat" and self.count >= self._hnsw_threshold:
             self.compact(kind="hnsw")
 
@@ -183,7 +183,7 @@ class FaissVectorIndex:
         self._index = self._new_index(kind or self.kind)
         self._index.add(vectors)
         self._label_ids = ids.copy()
-        self._id_label = dict(zip(ids.tolist(), range(len(ids))))
+        self._id_label = dict(zip(ids.tolist(), range(len(ids)), strict=True))
 
     def save(self, directory) -> None:
         """Persist index, label map and meta; each file is replaced atomically, meta last."""
@@ -213,7 +213,7 @@ class FaissVectorIndex:
             index._index.hnsw.efSearch = index._ef_search
         index._label_ids = np.load(directory / LABELS_FILE)
         live = np.flatnonzero(index._label_ids >= 0)
-        index._id_label = dict(zip(index._label_ids[live].tolist(), live.tolist()))
+        index._id_label = dict(zip(index._label_ids[live].tolist(), live.tolist(), strict=True))
         index.applied_seq = int(meta.get("applied_seq", 0))
         if index._mode != "auto" and index._mode != index.kind:
             index.compact(kind=index._mode)  # the caller forced another kind than the saved one
