@@ -22,8 +22,8 @@ Vectors must be L2-normalised, so inner product equals cosine similarity.
 
 import json
 import os
-from pathlib import Path
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, Protocol
 
 import faiss
