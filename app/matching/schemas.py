@@ -4,6 +4,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from app.listings.schemas import ListingFilters
 from app.schemas import RegionCode
 
 MAX_K = 100
@@ -11,7 +12,7 @@ MAX_K = 100
 MATCH_OPTIONS = {"k", "prefer_region"}
 
 
-def match_query_model(filters: type[BaseModel]) -> type[BaseModel]:
+def match_query_model(filters: type[ListingFilters]) -> type[ListingFilters]:
     """The query parameters of a match by record: the target list's filters plus the options."""
     return create_model(
         f"{filters.__name__.removesuffix('Filters')}MatchQuery",
