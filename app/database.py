@@ -21,7 +21,6 @@ from sqlalchemy import Connection, DateTime, Dialect, Engine, create_engine, eve
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-
 T = TypeVar("T")
 
 
