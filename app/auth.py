@@ -28,10 +28,11 @@ class Principal:
 
     `broker_orgs` is what a broker key may act for: the organizations assigned to its
     organization, or None for the province's own brokers, who act for every organization;
-    empty for every other role.
+    empty for every other role. `key_id` is None for the command line and for import jobs
+    started by it, which act without an API key.
     """
 
-    key_id: int
+    key_id: int | None
     org_id: int
     role: str
     broker_orgs: frozenset[int] | None = frozenset()

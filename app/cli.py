@@ -115,16 +115,20 @@ def cmd_import(args, settings: Settings) -> None:
     status = service.run_job(factory, settings, job_id, progress=progress)
     bar.close()
     with session_scope(factory) as session:
-        job = session.get(ImportJob, job_id)
+        finished = session.get(ImportJob, job_id)
+        if finished is None:  # deleted while it ran (run_job said "missing")
+            print(f"error: import {job_id} no longer exists", file=sys.stderr)
+            sys.exit(1)
         print(
-            f"import {job.id} ({job.mode}) {status}: {job.processed_rows} rows, {job.created} created, "
-            f"{job.updated} updated, {job.skipped} skipped, {job.failed} failed" + (f"; {job.message}" if job.message else ""),
+            f"import {finished.id} ({finished.mode}) {status}: {finished.processed_rows} rows, {finished.created} created, "
+            f"{finished.updated} updated, {finished.skipped} skipped, {finished.failed} failed"
+            + (f"; {finished.message}" if finished.message else ""),
             file=sys.stderr,
         )
-        for error in job.errors[:50]:
-            print(f"  row {error['row']} [{error['column']}]: {error['reason']}", file=sys.stderr)
-        if len(job.errors) > 50:
-            print(f"  … {len(job.errors) - 50} more (GET /api/v1/imports/{job.id})", file=sys.stderr)
+        for problem in finished.errors[:50]:
+            print(f"  row {problem['row']} [{problem['column']}]: {problem['reason']}", file=sys.stderr)
+        if len(finished.errors) > 50:
+            print(f"  … {len(finished.errors) - 50} more (GET /api/v1/imports/{finished.id})", file=sys.stderr)
     if status != "done":
         sys.exit(1)
 

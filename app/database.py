@@ -14,23 +14,27 @@ index keeper), which starts a plain `BEGIN` and never blocks a writer under WAL.
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from sqlite3 import Connection as SQLiteConnection
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import Connection, DateTime, Dialect, Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC timestamps on both SQLite (which drops the zone) and PostgreSQL."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -38,7 +42,7 @@ class UTCDateTime(TypeDecorator):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect):
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -52,7 +56,7 @@ class Base(DeclarativeBase):
 READ_ONLY = "techmatch_read_only"
 
 
-def _tune_sqlite(dbapi_connection, _record) -> None:
+def _tune_sqlite(dbapi_connection: SQLiteConnection, _record: Any) -> None:
     """WAL lets readers proceed during a write; foreign keys are off in SQLite unless asked.
 
     `isolation_level = None` stops the driver from issuing its own deferred BEGIN, so that
@@ -66,7 +70,7 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _begin_sqlite(connection) -> None:
+def _begin_sqlite(connection: Connection) -> None:
     """Writers take the write lock before reading anything; read-only sessions never take it."""
     read_only = connection.get_execution_options().get(READ_ONLY, False)
     connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
@@ -107,7 +111,7 @@ def new_session(factory: sessionmaker[Session], *, read_only: bool = False) -> S
     return factory(bind=engine.execution_options(**{READ_ONLY: True}))
 
 
-def lock_row(session: Session, model: type, row_id: int):
+def lock_row(session: Session, model: type[T], row_id: int) -> T | None:
     """The row `row_id` of `model`, re-read and locked until commit (None when missing).
 
     PostgreSQL: `SELECT … FOR UPDATE` waits for a concurrent writer of the row and then reads

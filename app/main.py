@@ -105,7 +105,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(log_request)
 
     api = APIRouter(prefix="/api/v1")
-    for router in (codes_router, organizations_router, accounts_router, demands_router, achievements_router, matching_router, imports_router, exports_router, proposals_router, interests_router, notifications_router, brokerage_router, contracts_router, webhooks_router, stats_router):
+    for router in (
+        codes_router, organizations_router, accounts_router, demands_router, achievements_router, matching_router, imports_router,
+        exports_router, proposals_router, interests_router, notifications_router, brokerage_router, contracts_router, webhooks_router,
+        stats_router,
+    ):
         api.include_router(router)
 
     @api.get("/health", tags=["health"], summary="Liveness, the database, and how far the matching index has caught up")

@@ -15,4 +15,8 @@ from app.organizations.models import Organization
 from app.proposals.models import Milestone, Proposal
 from app.webhooks.models import OutboxMessage, Webhook
 
-__all__ = ["Base", "Organization", "ApiKey", "Demand", "Achievement", "ChangeRecord", "IndexChange", "ImportJob", "ImportLink", "Proposal", "Milestone", "Interest", "Notification", "BrokerAssignment", "ShortlistEntry", "ContactRecord", "MatchFeedback", "Contract", "Webhook", "OutboxMessage"]
+__all__ = [
+    "Base", "Organization", "ApiKey", "Demand", "Achievement", "ChangeRecord", "IndexChange", "ImportJob", "ImportLink", "Proposal",
+    "Milestone", "Interest", "Notification", "BrokerAssignment", "ShortlistEntry", "ContactRecord", "MatchFeedback", "Contract",
+    "Webhook", "OutboxMessage",
+]

@@ -65,7 +65,7 @@ def main() -> int:
                 paper = papers[i % len(papers)]
                 body = {"title": paper["title"][:190] + f" #{i}", "abstract": paper["abstract"],
                         "keywords": [k[:50] for k in paper["keywords"]][:30], "status": "published"}
-                elapsed, response = timed(lambda: client.post("/api/v1/achievements", json=body, headers=owner))
+                elapsed, response = timed(lambda body=body: client.post("/api/v1/achievements", json=body, headers=owner))
                 creates.append(elapsed)
                 ids.append(response.json()["id"])
                 if (i + 1) % 50 == 0:

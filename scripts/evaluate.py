@@ -140,14 +140,16 @@ def evaluate_service(keeper, factory, rows: list[dict]) -> dict[str, float]:
     found_rows = []
     with session_scope(factory) as session:
         for row in rows:
-            items = service.match_text(session, keeper, text=row["title"], target=SIDE, filters=AchievementFilters(), k=11, prefer_region=None)
+            items = service.match_text(
+                session, keeper, text=row["title"], target=SIDE, filters=AchievementFilters(), k=11, prefer_region=None
+            )
             found_rows.append([by_id[item["id"]] for item in items])
     return metrics(rows, list(range(len(rows))), found_rows)
 
 
 def metrics(rows: list[dict], ids: list[int], found_rows: list[list[int]]) -> dict[str, float]:
     hits1 = hits10 = rr = precision = 0.0
-    for i, found in zip(ids, found_rows):
+    for i, found in zip(ids, found_rows, strict=True):
         rank = found.index(i) + 1 if i in found[:10] else None
         hits1 += rank == 1
         hits10 += rank is not None

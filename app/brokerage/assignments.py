@@ -35,7 +35,10 @@ def assign(session: Session, *, data: AssignmentCreate, actor: Principal) -> Bro
         select(BrokerAssignment.id).where(BrokerAssignment.broker_org_id == data.broker_org_id, BrokerAssignment.org_id == data.org_id)
     )
     if existing is not None:
-        raise Conflict(f"organization {data.org_id} is already assigned to broker organization {data.broker_org_id} (assignment {existing})", ["body", "org_id"])
+        raise Conflict(
+            f"organization {data.org_id} is already assigned to broker organization {data.broker_org_id} (assignment {existing})",
+            ["body", "org_id"],
+        )
     assignment = BrokerAssignment(**data.model_dump(), created_by_key_id=actor.key_id)
     session.add(assignment)
     session.flush()

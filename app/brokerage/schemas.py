@@ -20,7 +20,9 @@ class ShortlistCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         str_strip_whitespace=True,
-        json_schema_extra={"examples": [{"demand_id": 12, "achievement_id": 34, "note": "成果可直接用于该企业冬季车型", "match_score": 0.83, "match_rank": 1}]},
+        json_schema_extra={"examples": [
+            {"demand_id": 12, "achievement_id": 34, "note": "成果可直接用于该企业冬季车型", "match_score": 0.83, "match_rank": 1},
+        ]},
     )
 
     demand_id: int
@@ -61,7 +63,10 @@ class ContactCreate(BaseModel):
         str_strip_whitespace=True,
         json_schema_extra={
             "examples": [
-                {"contact_date": "2026-11-20", "parties": ["长春某汽车零部件有限公司 王经理", "吉林大学 李教授"], "channel": "visit", "notes": "双方就技术许可达成初步意向"}
+                {
+                    "contact_date": "2026-11-20", "parties": ["长春某汽车零部件有限公司 王经理", "吉林大学 李教授"], "channel": "visit",
+                    "notes": "双方就技术许可达成初步意向",
+                }
             ]
         },
     )
@@ -107,7 +112,10 @@ class FeedbackCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         str_strip_whitespace=True,
-        json_schema_extra={"examples": [{"demand_id": 12, "achievement_id": 34, "useful": False, "reason": "成果仍处于实验室阶段，企业需要量产方案", "match_score": 0.71, "match_rank": 2}]},
+        json_schema_extra={"examples": [{
+            "demand_id": 12, "achievement_id": 34, "useful": False, "reason": "成果仍处于实验室阶段，企业需要量产方案",
+            "match_score": 0.71, "match_rank": 2,
+        }]},
     )
 
     demand_id: int
@@ -149,7 +157,10 @@ class FeedbackRead(BaseModel):
 class AssignmentCreate(BaseModel):
     """委托: the broker organization will act for the client organization."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [{"broker_org_id": 4, "org_id": 2, "note": "2026年度技术经纪服务协议"}]})
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"broker_org_id": 4, "org_id": 2, "note": "2026年度技术经纪服务协议"}]},
+    )
 
     broker_org_id: int
     org_id: int = Field(description="the client organization the broker acts for")

@@ -26,12 +26,14 @@ from app.history.schemas import ChangeRead
 router = APIRouter(prefix="/brokerage", tags=["brokerage"])
 
 
-@router.post("/assignments", response_model=AssignmentRead, status_code=201, summary="Assign a broker organization to act for an organization (admin)")
+@router.post("/assignments", response_model=AssignmentRead, status_code=201,
+             summary="Assign a broker organization to act for an organization (admin)")
 def assign(data: AssignmentCreate, session: SessionDep, principal: PrincipalDep):
     return assignments.assign(session, data=data, actor=principal)
 
 
-@router.get("/assignments", response_model=list[AssignmentRead], summary="Broker assignments (admins: all; others: where they are broker or client)")
+@router.get("/assignments", response_model=list[AssignmentRead],
+            summary="Broker assignments (admins: all; others: where they are broker or client)")
 def list_assignments(query: Annotated[AssignmentQuery, Query()], session: SessionDep, principal: PrincipalDep):
     return assignments.get_all(session, query=query, actor=principal)
 
@@ -47,7 +49,8 @@ def create_entry(data: ShortlistCreate, session: SessionDep, principal: Principa
     return service.create(session, data=data, actor=principal)
 
 
-@router.get("/shortlist", response_model=list[ShortlistRead], summary="Shortlist entries (brokers: their organization's; owners: on their records)")
+@router.get("/shortlist", response_model=list[ShortlistRead],
+            summary="Shortlist entries (brokers: their organization's; owners: on their records)")
 def list_entries(query: Annotated[ShortlistQuery, Query()], session: SessionDep, principal: PrincipalDep):
     return service.get_all(session, query=query, actor=principal)
 
@@ -57,7 +60,8 @@ def get_entry(entry_id: int, session: SessionDep, principal: PrincipalDep):
     return service.get_visible_or_raise(session, entry_id=entry_id, actor=principal)
 
 
-@router.post("/shortlist/{entry_id}/status", response_model=ShortlistRead, summary="Move a pair: contacted, negotiating, or dropped with a reason")
+@router.post("/shortlist/{entry_id}/status", response_model=ShortlistRead,
+             summary="Move a pair: contacted, negotiating, or dropped with a reason")
 def move_entry(entry_id: int, body: ShortlistMove, session: SessionDep, principal: PrincipalDep):
     entry = service.get_visible_or_raise(session, entry_id=entry_id, actor=principal, lock=True)
     return service.move(session, entry=entry, target=body.status, reason=body.reason, actor=principal)

@@ -13,7 +13,7 @@ def credit_code_problem(code: str) -> str | None:
     bad = [ch for ch in code if ch not in _CREDIT_CHARSET]
     if bad:
         return f"统一社会信用代码 contains invalid character {bad[0]!r}"
-    total = sum(_CREDIT_CHARSET.index(ch) * w for ch, w in zip(code, _CREDIT_WEIGHTS))
+    total = sum(_CREDIT_CHARSET.index(ch) * w for ch, w in zip(code[:17], _CREDIT_WEIGHTS, strict=True))
     expected = _CREDIT_CHARSET[(31 - total % 31) % 31]
     if code[17] != expected:
         return f"统一社会信用代码 check digit is {code[17]!r}, expected {expected!r}"
@@ -36,7 +36,8 @@ def patent_problem(number: str) -> str | None:
     if match:
         digits, check = match.groups()
         weights = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
-        remainder = sum(int(d) * w for d, w in zip(digits, weights)) % 11
+        # An 8-digit (pre-2004) number uses the first eight weights.
+        remainder = sum(int(d) * w for d, w in zip(digits, weights, strict=False)) % 11
         expected = "X" if remainder == 10 else str(remainder)
         if check != expected:
             return f"patent number {number!r}: check digit is {check!r}, expected {expected!r}"

@@ -60,7 +60,9 @@ def record(session: Session, *, data: ContractCreate, actor: Principal) -> Contr
         _fill_link(values, "achievement_id", entry.achievement_id, f"shortlist entry {entry.id}")
     if proposal is not None:
         if proposal.status != "awarded":
-            raise Conflict(f"proposal {proposal.id} is {proposal.status!r}; only an awarded proposal has a contract", ["body", "proposal_id"])
+            raise Conflict(
+                f"proposal {proposal.id} is {proposal.status!r}; only an awarded proposal has a contract", ["body", "proposal_id"]
+            )
         existing = session.scalar(select(Contract.id).where(Contract.proposal_id == proposal.id))
         if existing is not None:
             raise Conflict(f"proposal {proposal.id} already has contract {existing}", ["body", "proposal_id"])
@@ -69,13 +71,19 @@ def record(session: Session, *, data: ContractCreate, actor: Principal) -> Contr
     if data.registration_number is not None:
         holder = session.scalar(select(Contract.id).where(Contract.registration_number == data.registration_number))
         if holder is not None:
-            raise Conflict(f"registration number {data.registration_number} is already on contract {holder}", ["body", "registration_number"])
+            raise Conflict(
+                f"registration number {data.registration_number} is already on contract {holder}", ["body", "registration_number"]
+            )
     contract = Contract(**values, recorded_by_org_id=actor.org_id)
     session.add(contract)
     session.flush()
-    history.record(session, entity_type=contract.entity_type, entity_id=contract.id, action="create", changes=data.model_dump(mode="json"), actor=actor)
+    history.record(
+        session, entity_type=contract.entity_type, entity_id=contract.id, action="create", changes=data.model_dump(mode="json"), actor=actor
+    )
     if entry is not None:
-        brokerage.move(session, entry=entry, target="contract_signed", reason=f"contract {contract.id} recorded", actor=actor, contract_id=contract.id)
+        brokerage.move(
+            session, entry=entry, target="contract_signed", reason=f"contract {contract.id} recorded", actor=actor, contract_id=contract.id
+        )
     return contract
 
 

@@ -102,7 +102,9 @@ EXAMPLES = {
 
 # Other ways offices head the same column (compared after `normalize_header`).
 _ALIASES = {
-    "demands": {"榜额": "reward", "悬赏金额(万元)": "reward", "需求简介": "description", "需求内容": "description", "合作模式": "cooperation_modes"},
+    "demands": {
+        "榜额": "reward", "悬赏金额(万元)": "reward", "需求简介": "description", "需求内容": "description", "合作模式": "cooperation_modes",
+    },
     "achievements": {"价格(万元)": "price", "成果价格(万元)": "price", "成果描述": "abstract", "技术领域": "fields",
                      "专利": "patents", "专利号/申请号": "patents", "负责人": "team.lead", "单位": "institution"},
 }

@@ -87,7 +87,7 @@ def open_sheet(path: Path, side: str) -> Sheet:
             if any(name in mapping for name in names):
                 columns = [mapping.get(name) for name in names]
                 headers = [str(v).strip() if v is not None else "" for v in values]
-                ignored = [h for h, c in zip(headers, columns) if c is None and h]
+                ignored = [h for h, c in zip(headers, columns, strict=True) if c is None and h]
                 keys = [c.key for c in columns if c is not None]
                 duplicated = sorted({k for k in keys if keys.count(k) > 1})
                 if duplicated:

@@ -22,7 +22,6 @@ from app.matching.schemas import DuplicateWarning
 from app.matching.text import document_text
 from app.schemas import Page
 
-
 IfMatch = Annotated[
     str | None,
     Header(

@@ -6,8 +6,9 @@ indexes. Vectors are float32 and L2-normalised, so inner product = cosine.
 """
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -36,7 +37,7 @@ class Encoder(Protocol):
 class SentenceTransformerEncoder:
     """Wraps a SentenceTransformer loaded from a local directory, on CPU."""
 
-    def __init__(self, model, name: str, query_prefix: str, document_prefix: str, batch_size: int = 32):
+    def __init__(self, model: Any, name: str, query_prefix: str, document_prefix: str, batch_size: int = 32):
         self._model = model
         self.name = name
         self.dim = int(model.get_embedding_dimension())
@@ -65,7 +66,7 @@ class SentenceTransformerEncoder:
 
 
 def load_encoder(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     query_prefix: str = "",
     document_prefix: str = "",
     max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,

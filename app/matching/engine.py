@@ -30,10 +30,12 @@ disjoint halves of the corpus so that only robust gains were kept.
 """
 
 import json
+import os
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -109,15 +111,16 @@ class MatchEngine:
         """Grow the tokeniser dictionary (industry fields, keywords); affects later tokenisation."""
         self.tokenizer.add_terms(normalize(w) for w in words)
 
-    def upsert(self, side: str, id: int, title: str | None, keywords, body: str | None) -> None:
+    def upsert(self, side: str, id: int, title: str | None, keywords: Sequence[str] | str | None, body: str | None) -> None:
         """Index one record, replacing any previous version of the same id."""
         self.upsert_many(side, [Record(id, title, keywords, body)])
 
-    def upsert_many(self, side: str, records: Iterable, show_progress: bool = False, batch_size: int = 512) -> None:
+    def upsert_many(self, side: str, records: Iterable[Record | tuple[int, str | None, Sequence[str] | str | None, str | None]],
+                    show_progress: bool = False, batch_size: int = 512) -> None:
         """Index many (id, title, keywords, body) records, encoding them in batches."""
-        records = [Record(*r) for r in records]
-        for start in range(0, len(records), batch_size):
-            batch = records[start:start + batch_size]
+        rows = [Record(*r) for r in records]
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start:start + batch_size]
             texts = [document_text(r.title, r.keywords, r.body) for r in batch]
             vectors = self._encode_documents(texts, show_progress)
             self.add_encoded(side, [r.id for r in batch], vectors, texts)
@@ -131,7 +134,7 @@ class MatchEngine:
         known = {text: self._recent[text] for text in texts if text in self._recent}
         missing = [text for text in dict.fromkeys(texts) if text not in known]
         if missing:
-            known.update(zip(missing, self.encoder.encode_documents(missing, show_progress=show_progress)))
+            known.update(zip(missing, self.encoder.encode_documents(missing, show_progress=show_progress), strict=True))
         if len(texts) == 1:
             self._recent[texts[0]] = known[texts[0]]
             while len(self._recent) > RECENT_ENCODINGS:
@@ -144,7 +147,7 @@ class MatchEngine:
         with self._lock:
             target = self._side(side)
             target.vectors.add(np.asarray(ids, dtype=np.int64), vectors)
-            for id_, toks in zip(ids, tokens):
+            for id_, toks in zip(ids, tokens, strict=True):
                 target.bm25.add(int(id_), toks)
 
     def remove(self, side: str, id: int) -> None:
@@ -158,7 +161,7 @@ class MatchEngine:
 
     # -- queries ---------------------------------------------------------
 
-    def search_text(self, side: str, text: str, k: int = 10, allowed_ids=None) -> list[Match]:
+    def search_text(self, side: str, text: str, k: int = 10, allowed_ids: Iterable[int] | None = None) -> list[Match]:
         """Best records of `side` for a free-text query."""
         text = normalize(text)
         if not text:
@@ -167,7 +170,7 @@ class MatchEngine:
         return self._rank(side, vector, self.tokenizer.tokenize(text), k, allowed_ids, feedback=True)
 
     def search_like(self, side: str, source_side: str, source_id: int, k: int = 10,
-                    allowed_ids=None, query_terms: int = 20) -> list[Match]:
+                    allowed_ids: Iterable[int] | None = None, query_terms: int = 20) -> list[Match]:
         """Best records of `side` for a record already stored in `source_side` (no encoding).
 
         The lexical query is the source's `query_terms` most characteristic terms
@@ -189,9 +192,9 @@ class MatchEngine:
         vector = self._encode_documents([document_text(None, None, text)])[0]
         with self._lock:
             scores, ids = self._side(side).vectors.search(vector, k)
-        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
 
-    def _rank(self, side: str, query: np.ndarray, tokens: list[str], k: int, allowed_ids,
+    def _rank(self, side: str, query: np.ndarray, tokens: list[str], k: int, allowed_ids: Iterable[int] | None,
               feedback: bool) -> list[Match]:
         """Pool candidates, re-score them exactly, fuse; Match.dense_score is the plain cosine to `query`."""
         allowed = None if allowed_ids is None else np.fromiter(allowed_ids, dtype=np.int64)
@@ -228,9 +231,10 @@ class MatchEngine:
         top = ids[:self.prf_docs][ids[:self.prf_docs] >= 0]
         if not len(top):
             return vector
-        centroid = np.mean([target.vectors.vector(int(i)) for i in top], axis=0)
-        moved = vector + self.prf_weight * centroid
-        return (moved / np.linalg.norm(moved)).astype(np.float32)
+        centroid = target.vectors.vectors(top).mean(axis=0)
+        moved: np.ndarray = vector + self.prf_weight * centroid
+        unit: np.ndarray = moved / np.linalg.norm(moved)
+        return unit.astype(np.float32)
 
     def _neighbours(self, candidates: np.ndarray) -> np.ndarray:
         """Each candidate's nearest other candidates, closest first (for smoothing and propagation)."""
@@ -251,10 +255,12 @@ class MatchEngine:
         among records relevant to the query gains, an isolated one loses.
         """
         if self.smooth_docs <= 0 or neighbours.shape[1] < self.smooth_docs:
-            return candidates @ vector
+            plain: np.ndarray = candidates @ vector
+            return plain
         smoothed = candidates + self.smooth_weight * candidates[neighbours[:, : self.smooth_docs]].mean(axis=1)
         smoothed /= np.maximum(np.linalg.norm(smoothed, axis=1, keepdims=True), 1e-12)
-        return smoothed @ vector
+        scores: np.ndarray = smoothed @ vector
+        return scores
 
     def _expanded_query(self, target: _Side, tokens: list[str], feedback_ids: np.ndarray) -> list[str]:
         """The query's own tokens (counted `lexical_query_weight` times) plus its best records' top terms."""
@@ -266,7 +272,8 @@ class MatchEngine:
         if self.propagate_docs <= 0 or neighbours.shape[1] < self.propagate_docs:
             return fused
         spread = fused[neighbours[:, : self.propagate_docs]].mean(axis=1)
-        return ((fused + self.propagate_weight * spread) / (1 + self.propagate_weight)).astype(np.float32)
+        averaged: np.ndarray = (fused + self.propagate_weight * spread) / (1 + self.propagate_weight)
+        return averaged.astype(np.float32)
 
     def _fuse(self, dense: np.ndarray, bm25: np.ndarray) -> np.ndarray:
         if self.fusion == "mix":
@@ -280,7 +287,7 @@ class MatchEngine:
         """Sequence number of the last change-log entry included in the last save/load."""
         return min(min(s.vectors.applied_seq, s.bm25.applied_seq) for s in self._sides.values())
 
-    def save(self, directory, applied_seq: int | None = None) -> None:
+    def save(self, directory: str | os.PathLike[str], applied_seq: int | None = None) -> None:
         """Write both sides under `directory` (each file replaced atomically)."""
         with self._lock:
             for name, side in self._sides.items():
@@ -293,7 +300,7 @@ class MatchEngine:
             tmp.replace(Path(directory) / "terms.json")
 
     @classmethod
-    def load(cls, directory, encoder: Encoder, **options) -> "MatchEngine":
+    def load(cls, directory: str | os.PathLike[str], encoder: Encoder, **options: Any) -> "MatchEngine":
         """Restore a saved engine; raises IndexMismatchError if it was built by another encoder."""
         engine = cls(encoder, **options)
         directory = Path(directory)

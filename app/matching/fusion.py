@@ -5,6 +5,8 @@ top lists) for which *both* scores are known exactly, so a record found by
 one retriever is still judged by the other instead of getting a zero.
 """
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -25,7 +27,7 @@ def score_mix(dense: np.ndarray, bm25: np.ndarray, dense_weight: float = 0.7) ->
 
 def reciprocal_rank(dense: np.ndarray, bm25: np.ndarray, k: int = 60) -> np.ndarray:
     """Reciprocal-rank fusion, divided by its maximum (rank 1 in both lists)."""
-    def ranks(scores):
+    def ranks(scores: np.ndarray) -> np.ndarray:
         order = np.argsort(-scores, kind="stable")
         out = np.empty(len(scores), dtype=np.float64)
         out[order] = np.arange(1, len(scores) + 1)
@@ -33,8 +35,8 @@ def reciprocal_rank(dense: np.ndarray, bm25: np.ndarray, k: int = 60) -> np.ndar
 
     if not len(dense):
         return np.zeros(0, dtype=np.float32)
-    fused = 1 / (k + ranks(dense)) + 1 / (k + ranks(bm25))
+    fused: np.ndarray = 1 / (k + ranks(dense)) + 1 / (k + ranks(bm25))
     return (fused / (2 / (k + 1))).astype(np.float32)
 
 
-FUSIONS = {"mix": score_mix, "rrf": reciprocal_rank}
+FUSIONS: dict[str, Callable[..., np.ndarray]] = {"mix": score_mix, "rrf": reciprocal_rank}

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from app.catalog.codes import FIELDS, MATURITY
 from app.catalog.regions import Region
 from app.database import utcnow
+from app.listings.models import ListingColumns
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Profile:
     published_at: datetime | None = None
 
 
-def profile_of(record) -> Profile:
+def profile_of(record: ListingColumns) -> Profile:
     low_attr, high_attr = record.amount_attrs
     low, high = getattr(record, low_attr), getattr(record, high_attr)
     if low is None and high is None:
@@ -83,7 +84,7 @@ def _modes(source: Profile, target: Profile) -> Factor | None:
 def _budget(source: Profile, target: Profile) -> Factor | None:
     """Compares the demand's budget with the achievement's price, whichever side is which."""
     (s_low, s_high), (t_low, t_high) = source.amount, target.amount
-    if None in (s_low, s_high, t_low, t_high):
+    if s_low is None or s_high is None or t_low is None or t_high is None:
         return None
     if s_low <= t_high and t_low <= s_high:
         return Factor("budget", 0.03, "预算与价格区间重叠 budget and price overlap")
@@ -93,7 +94,7 @@ def _budget(source: Profile, target: Profile) -> Factor | None:
 def _maturity(target: Profile) -> Factor | None:
     """Enterprises can use a mature result sooner; only achievements carry a maturity."""
     bonus = {"small_pilot": 0.01, "pilot": 0.02, "industrial": 0.03}.get(target.maturity or "")
-    if bonus:
+    if bonus and target.maturity is not None:
         return Factor("maturity", bonus, f"成熟度 maturity: {MATURITY[target.maturity]}")
     return None
 

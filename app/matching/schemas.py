@@ -1,9 +1,10 @@
 """Request and response bodies for matching."""
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from app.listings.schemas import ListingFilters
 from app.schemas import RegionCode
 
 MAX_K = 100
@@ -11,7 +12,7 @@ MAX_K = 100
 MATCH_OPTIONS = {"k", "prefer_region"}
 
 
-def match_query_model(filters: type[BaseModel]) -> type[BaseModel]:
+def match_query_model(filters: type[ListingFilters]) -> type[ListingFilters]:
     """The query parameters of a match by record: the target list's filters plus the options."""
     return create_model(
         f"{filters.__name__.removesuffix('Filters')}MatchQuery",
@@ -41,13 +42,13 @@ class Explanation(BaseModel):
 class MatchItem(BaseModel):
     id: int
     score: float = Field(ge=0, le=1)
-    record: dict = Field(description="the matched record, as its own endpoint returns it")
+    record: dict[str, Any] = Field(description="the matched record, as its own endpoint returns it")
     explanation: Explanation
 
 
 class MatchResponse(BaseModel):
     target: Literal["achievements", "demands"]
-    source: dict | None = Field(description='{"side": ..., "id": ...} for a match by record; null for free text')
+    source: dict[str, Any] | None = Field(description='{"side": ..., "id": ...} for a match by record; null for free text')
     items: list[MatchItem]
     pending_changes: int = Field(description="committed changes not yet in the index (0: everything is visible)")
 
@@ -71,7 +72,7 @@ class TextMatchRequest(BaseModel):
     text: str = Field(min_length=1, max_length=20_000)
     target: Literal["achievements", "demands"]
     k: int = Field(10, ge=1, le=MAX_K)
-    filters: dict = Field({}, description="the target list's filters (field, region, mode, maturity, price/budget range, …)")
+    filters: dict[str, Any] = Field({}, description="the target list's filters (field, region, mode, maturity, price/budget range, …)")
     prefer_region: RegionCode | None = Field(None, description="rank records in this region first")
 
 

@@ -5,6 +5,8 @@ top-k that was cut first. Candidates are re-read from the database and anything 
 published is dropped, so a withdrawn record cannot appear even while the index catches up.
 """
 
+from typing import Any
+
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,12 +19,16 @@ from app.demands.models import Demand
 from app.demands.schemas import DemandFilters, DemandRead
 from app.errors import InvalidInput
 from app.listings import service as listings
+from app.listings.models import ListingColumns
+from app.listings.schemas import ListingFilters
+from app.matching.engine import Match
 from app.matching.keeper import IndexKeeper
 from app.matching.ranking import Profile, adjustments, highlight, profile_of
 from app.matching.schemas import MATCH_OPTIONS, DuplicateWarning
 from app.matching.text import document_text, normalize
 
-SIDES = {
+# Each side: its table, its filter schema and the schema a record is returned as.
+SIDES: dict[str, tuple[type[ListingColumns], type[ListingFilters], type[BaseModel]]] = {
     "demands": (Demand, DemandFilters, DemandRead),
     "achievements": (Achievement, AchievementFilters, AchievementRead),
 }
@@ -30,7 +36,7 @@ OTHER_SIDE = {"demands": "achievements", "achievements": "demands"}
 DUPLICATE_SIMILARITY = 0.95
 
 
-def parse_filters(target: str, filters: dict) -> BaseModel:
+def parse_filters(target: str, filters: dict[str, Any]) -> ListingFilters:
     """The target list's filter model from a JSON object; errors point into `filters`."""
     try:
         return SIDES[target][1].model_validate(filters)
@@ -39,7 +45,7 @@ def parse_filters(target: str, filters: dict) -> BaseModel:
         raise InvalidInput(first["msg"], ["body", "filters", *first["loc"]]) from None
 
 
-def _allowed_ids(session: Session, target: str, filters: BaseModel) -> list[int] | None:
+def _allowed_ids(session: Session, target: str, filters: ListingFilters) -> list[int] | None:
     """None when no filter is set (everything indexed is published and allowed)."""
     if not filters.model_fields_set - MATCH_OPTIONS:
         return None
@@ -47,9 +53,9 @@ def _allowed_ids(session: Session, target: str, filters: BaseModel) -> list[int]
 
 
 def match_record(
-    session: Session, keeper: IndexKeeper, *, side: str, record_id: int, filters: BaseModel, k: int,
+    session: Session, keeper: IndexKeeper, *, side: str, record_id: int, filters: ListingFilters, k: int,
     prefer_region: str | None, actor: Principal,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Records of the other side for one stored record (its own drafts included, for its owner)."""
     record = listings.get_visible_or_raise(session, model=SIDES[side][0], record_id=record_id, actor=actor)
     target = OTHER_SIDE[side]
@@ -67,8 +73,8 @@ def match_record(
 
 
 def match_text(
-    session: Session, keeper: IndexKeeper, *, text: str, target: str, filters: BaseModel, k: int, prefer_region: str | None
-) -> list[dict]:
+    session: Session, keeper: IndexKeeper, *, text: str, target: str, filters: ListingFilters, k: int, prefer_region: str | None
+) -> list[dict[str, Any]]:
     """Records of `target` for free text (brokers, partner platforms)."""
     keeper.refresh(session)
     allowed = _allowed_ids(session, target, filters)
@@ -83,7 +89,9 @@ def _pool_size(k: int) -> int:
     return min(max(3 * k, 30), 300)
 
 
-def _rank(session, target, candidates, source: Profile, source_text: str, prefer_region: str | None, k: int) -> list[dict]:
+def _rank(
+    session: Session, target: str, candidates: list[Match], source: Profile, source_text: str, prefer_region: str | None, k: int
+) -> list[dict[str, Any]]:
     """Adjust and re-sort the candidates that are still published; explain the best k."""
     model, _, read = SIDES[target]
     ids = [candidate.id for candidate in candidates]
@@ -126,7 +134,8 @@ def near_duplicates(session: Session, keeper: IndexKeeper, *, side: str, text: s
     database lock is held while it runs.
     """
     model = SIDES[side][0]
-    found = [(other_id, similarity) for other_id, similarity in keeper.engine.nearest(side, text, k=3) if similarity >= DUPLICATE_SIMILARITY]
+    nearest = keeper.engine.nearest(side, text, k=3)
+    found = [(other_id, similarity) for other_id, similarity in nearest if similarity >= DUPLICATE_SIMILARITY]
     titles = dict(session.execute(select(model.id, model.title).where(model.id.in_([i for i, _ in found]))).all())
     return [
         DuplicateWarning(

@@ -8,17 +8,24 @@ the encoder (its max_seq_length), the only place where the limit is known.
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Protocol
 
 _WHITESPACE = re.compile(r"\s+")
 
 
+class _Converter(Protocol):
+    def convert(self, text: str) -> str: ...
+
+
 @lru_cache(maxsize=1)
-def _t2s():
+def _t2s() -> _Converter:
     """Build the traditional-to-simplified converter once, on first use (it loads dictionaries)."""
     from opencc import OpenCC
 
-    return OpenCC("t2s")
+    converter: _Converter = OpenCC("t2s")
+    return converter
 
 
 @lru_cache(maxsize=4096)
@@ -35,7 +42,7 @@ def normalize(text: str | None) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
-def document_text(title: str | None, keywords: list[str] | str | None, body: str | None) -> str:
+def document_text(title: str | None, keywords: Sequence[str] | str | None, body: str | None) -> str:
     """One normalised string for a record: title, then keywords, then body."""
     if isinstance(keywords, str):
         keywords = [keywords]

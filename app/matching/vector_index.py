@@ -22,8 +22,9 @@ Vectors must be L2-normalised, so inner product equals cosine similarity.
 
 import json
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Any, Protocol
 
 import faiss
 import numpy as np
@@ -50,10 +51,10 @@ class VectorIndex(Protocol):
     def vectors(self, ids: np.ndarray) -> np.ndarray: ...
     @property
     def count(self) -> int: ...
-    def save(self, directory: str | os.PathLike) -> None: ...
+    def save(self, directory: str | os.PathLike[str]) -> None: ...
 
 
-def _atomic_write(path: Path, write) -> None:
+def _atomic_write(path: Path, write: Callable[[str], object]) -> None:
     """Write through a temporary sibling then rename, so readers never see half a file."""
     tmp = path.with_name(path.name + ".tmp")
     write(str(tmp))
@@ -98,7 +99,7 @@ class FaissVectorIndex:
         index.hnsw.efSearch = self._ef_search
         return index
 
-    def add(self, ids, vectors) -> None:
+    def add(self, ids: Iterable[int] | np.ndarray, vectors: np.ndarray) -> None:
         """Insert or replace vectors for the given database ids."""
         ids = np.asarray(ids, dtype=np.int64).ravel()
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim)
@@ -108,11 +109,11 @@ class FaissVectorIndex:
         start = int(self._index.ntotal)
         self._index.add(vectors)
         self._label_ids = np.concatenate([self._label_ids, ids])
-        self._id_label.update(zip(ids.tolist(), range(start, start + len(ids))))
+        self._id_label.update(zip(ids.tolist(), range(start, start + len(ids)), strict=True))
         if self._mode == "auto" and self.kind == "flat" and self.count >= self._hnsw_threshold:
             self.compact(kind="hnsw")
 
-    def remove(self, ids) -> None:
+    def remove(self, ids: Iterable[int]) -> None:
         for id_ in np.fromiter(ids, dtype=np.int64).tolist():
             label = self._id_label.pop(id_, None)
             if label is not None:
@@ -121,14 +122,17 @@ class FaissVectorIndex:
     def vector(self, id_: int) -> np.ndarray | None:
         """The stored vector of a record, or None if it is not indexed."""
         label = self._id_label.get(int(id_))
-        return None if label is None else self._index.reconstruct(label)
+        if label is None:
+            return None
+        vector: np.ndarray = self._index.reconstruct(label)  # type: ignore[assignment]  # faiss's stub says Tensor; it returns ndarray
+        return vector
 
-    def _labels_of(self, ids) -> np.ndarray:
+    def _labels_of(self, ids: Iterable[int]) -> np.ndarray:
         get = self._id_label.get
         labels = [get(int(i)) for i in ids]
         return np.array([x for x in labels if x is not None], dtype=np.int64)
 
-    def vectors(self, ids) -> np.ndarray:
+    def vectors(self, ids: Iterable[int]) -> np.ndarray:
         """Stored vectors of given ids as rows (zero rows for ids not indexed)."""
         labels = np.array([self._id_label.get(int(i), -1) for i in ids], dtype=np.int64)
         out = np.zeros((len(labels), self.dim), dtype=np.float32)
@@ -136,29 +140,30 @@ class FaissVectorIndex:
             out[labels >= 0] = self._index.reconstruct_batch(labels[labels >= 0])
         return out
 
-    def search(self, query_vectors, k: int, allowed_ids=None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query_vectors: np.ndarray, k: int, allowed_ids: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, ids) per query row; missing slots are (−inf, −1)."""
         queries = np.ascontiguousarray(query_vectors, dtype=np.float32).reshape(-1, self.dim)
         if allowed_ids is not None:
             labels = self._labels_of(allowed_ids)
             if self.kind == "hnsw" and len(labels) <= self._exact_filter_limit:
                 return self._exact_search(queries, k, labels)
-            selector = faiss.IDSelectorBatch(labels)
+            selector: faiss.IDSelector | None = faiss.IDSelectorBatch(labels)
         elif self.tombstones:
             selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.flatnonzero(self._label_ids < 0)))
         else:
             selector = None
         return self._faiss_search(queries, k, selector)
 
-    def _faiss_search(self, queries, k, selector) -> tuple[np.ndarray, np.ndarray]:
+    def _faiss_search(self, queries: np.ndarray, k: int, selector: faiss.IDSelector | None) -> tuple[np.ndarray, np.ndarray]:
         if self.kind == "hnsw":
-            params = faiss.SearchParametersHNSW(efSearch=max(self._ef_search, k), sel=selector)
+            # faiss's stub lacks SearchParametersHNSW and the SWIG keyword constructors; both exist at run time.
+            params = faiss.SearchParametersHNSW(efSearch=max(self._ef_search, k), sel=selector)  # type: ignore[attr-defined]
         else:
-            params = faiss.SearchParameters(sel=selector)
+            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
         scores, labels = self._index.search(queries, k, params=params)
         return self._to_ids(scores, labels)
 
-    def _exact_search(self, queries, k, labels) -> tuple[np.ndarray, np.ndarray]:
+    def _exact_search(self, queries: np.ndarray, k: int, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         out = np.full((len(queries), k), -1, dtype=np.int64)
         if len(labels):
@@ -169,7 +174,7 @@ class FaissVectorIndex:
             out[:, :top] = labels[order]
         return self._to_ids(scores, out)
 
-    def _to_ids(self, scores, labels) -> tuple[np.ndarray, np.ndarray]:
+    def _to_ids(self, scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not len(self._label_ids):  # nothing was ever added: every slot is empty
             return np.full(scores.shape, -np.inf, dtype=np.float32), np.full(labels.shape, -1, dtype=np.int64)
         ids = np.where(labels >= 0, self._label_ids[np.maximum(labels, 0)], -1)
@@ -183,9 +188,9 @@ class FaissVectorIndex:
         self._index = self._new_index(kind or self.kind)
         self._index.add(vectors)
         self._label_ids = ids.copy()
-        self._id_label = dict(zip(ids.tolist(), range(len(ids))))
+        self._id_label = dict(zip(ids.tolist(), range(len(ids)), strict=True))
 
-    def save(self, directory) -> None:
+    def save(self, directory: str | os.PathLike[str]) -> None:
         """Persist index, label map and meta; each file is replaced atomically, meta last."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -198,7 +203,7 @@ class FaissVectorIndex:
         _atomic_write(directory / META_FILE, lambda p: Path(p).write_text(json.dumps(meta, indent=2), encoding="utf-8"))
 
     @classmethod
-    def load(cls, directory, encoder_name: str, dim: int, **options) -> "FaissVectorIndex":
+    def load(cls, directory: str | os.PathLike[str], encoder_name: str, dim: int, **options: Any) -> "FaissVectorIndex":
         """Load a saved index, refusing one built by another encoder or dimension."""
         directory = Path(directory)
         meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
@@ -213,7 +218,7 @@ class FaissVectorIndex:
             index._index.hnsw.efSearch = index._ef_search
         index._label_ids = np.load(directory / LABELS_FILE)
         live = np.flatnonzero(index._label_ids >= 0)
-        index._id_label = dict(zip(index._label_ids[live].tolist(), live.tolist()))
+        index._id_label = dict(zip(index._label_ids[live].tolist(), live.tolist(), strict=True))
         index.applied_seq = int(meta.get("applied_seq", 0))
         if index._mode != "auto" and index._mode != index.kind:
             index.compact(kind=index._mode)  # the caller forced another kind than the saved one

@@ -1,8 +1,9 @@
 """Routes for matching: by record in both directions, and by free text."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy.orm import Session
 
 from app.dependencies import PrincipalDep, ReadOnly, SessionDep
 from app.matching import service
@@ -13,10 +14,13 @@ router = APIRouter(tags=["matching"])
 
 
 def keeper_of(request: Request) -> IndexKeeper:
-    return request.app.state.index_keeper
+    keeper: IndexKeeper = request.app.state.index_keeper
+    return keeper
 
 
-def _response(session, keeper: IndexKeeper, target: str, source: dict | None, items: list[dict]) -> dict:
+def _response(
+    session: Session, keeper: IndexKeeper, target: str, source: dict[str, Any] | None, items: list[dict[str, Any]]
+) -> dict[str, Any]:
     pending = sum(keeper.pending(session).values())
     return {"target": target, "source": source, "items": items, "pending_changes": pending}
 
@@ -36,8 +40,9 @@ def _add_record_route(side: str) -> None:
         request: Request,
         session: SessionDep,
         principal: PrincipalDep,
-        query: Annotated[query_model, Query()],
-    ):
+        # The query model is built per side at run time; FastAPI reads it from this annotation.
+        query: Annotated[query_model, Query()],  # type: ignore[valid-type]
+    ) -> dict[str, Any]:
         keeper = keeper_of(request)
         items = service.match_record(
             session, keeper, side=side, record_id=record_id, filters=query, k=query.k, prefer_region=query.prefer_region,
@@ -53,7 +58,7 @@ _add_record_route("achievements")
 @router.post(
     "/match", response_model=MatchResponse, dependencies=[ReadOnly], summary="Match free text against achievements or demands"
 )
-def match_text(body: TextMatchRequest, request: Request, session: SessionDep, principal: PrincipalDep):
+def match_text(body: TextMatchRequest, request: Request, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     keeper = keeper_of(request)
     filters = service.parse_filters(body.target, body.filters)
     items = service.match_text(

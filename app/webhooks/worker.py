@@ -129,7 +129,10 @@ class OutboxWorker(PeriodicWorker):
         error = "the organization's webhook was removed" if claim.url is None else url_problem(claim.url, allow_private=claim.allow_private)
         if error is None:
             try:
-                post(claim.url, claim.body.encode(), secret=claim.secret, delivery_id=claim.message_id, timeout=self.settings.webhook_timeout_seconds)
+                post(
+                    claim.url, claim.body.encode(), secret=claim.secret, delivery_id=claim.message_id,
+                    timeout=self.settings.webhook_timeout_seconds,
+                )
             except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as failure:
                 error = str(failure) or type(failure).__name__
         with session_scope(self.session_factory) as session:

@@ -1,7 +1,7 @@
 """foundation: organizations, keys, demands, achievements, history
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-24 07:04:40.879357
 """
 
