@@ -158,7 +158,8 @@ def test_gbk_csv_dry_run_writes_nothing_and_commit_imports(world, app):
     before = database_fingerprint(app)
     job = run(world, "achievements", content, "成果.csv", key=world.uni, mode="dry_run")
     assert (job["status"], job["created"], job["failed"]) == ("done", 2, 1)
-    assert job["errors"] == [{"row": 4, "column": "成熟度", "reason": job["errors"][0]["reason"]}]
+    assert [(error["row"], error["column"]) for error in job["errors"]] == [(4, "成熟度")]
+    assert "unknown maturity '成熟得很'" in job["errors"][0]["reason"]
     assert without_jobs(database_fingerprint(app)) == without_jobs(before)
 
     job = run(world, "achievements", content, "成果.csv", key=world.uni, mode="commit")
