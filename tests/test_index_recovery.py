@@ -33,6 +33,7 @@ from app.matching.vector_index import IndexMismatchError
 from app.organizations import service as organizations
 from app.organizations.schemas import OrganizationCreate
 
+pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
 
 

@@ -136,13 +136,15 @@ def test_filters_apply_before_the_top_k(world, library):
 
 
 def test_prefer_region_lifts_local_records(world, library):
+    """The local twin has THERMAL's text but one maturity step less, so it ranks second until its region is preferred."""
     demand_id = publish(world, "demands", WINTER_RANGE, world.ent_a)
-    local = publish(world, "achievements", {**THERMAL, "title": "电动汽车电池低温预热系统", "region": "222401"}, world.uni)
+    local = publish(world, "achievements", {**THERMAL, "maturity": "small_pilot", "region": "222401"}, world.uni)
     plain = matches(world, f"/api/v1/demands/{demand_id}/matches", k=2)
     preferred = matches(world, f"/api/v1/demands/{demand_id}/matches", k=2, prefer_region="222400")
-    local_factor = next(i for i in preferred["items"] if i["id"] == local)["explanation"]["factors"]
-    assert any(f["factor"] == "region" and f["effect"] > 0 for f in local_factor)
-    assert preferred["items"][0]["id"] == local or plain["items"][0]["id"] == local
+    assert [item["id"] for item in plain["items"]] == [library["thermal"], local]
+    assert [item["id"] for item in preferred["items"]] == [local, library["thermal"]]
+    local_factors = preferred["items"][0]["explanation"]["factors"]
+    assert any(f["factor"] == "region" and f["effect"] > 0 for f in local_factors)
 
 
 def test_drafts_match_for_their_owner_only(world, library):

@@ -63,6 +63,7 @@ def _techmatch(*args, env):
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
 
 
+@pytest.mark.slow
 def test_console_commands_print_only_ids_and_keys(tmp_path):
     env = {**os.environ, "TECHMATCH_DATA_DIR": str(tmp_path)}
     env.pop("TECHMATCH_DATABASE_URL", None)
@@ -78,4 +79,7 @@ def test_console_commands_print_only_ids_and_keys(tmp_path):
 
     with TestClient(create_app(Settings(data_dir=tmp_path))) as client:
         me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {key.stdout.strip()}"}).json()
-        assert me == {"key_id": me["key_id"], "org_id": int(org.stdout), "role": "owner"}
+        issued = client.get(f"/api/v1/organizations/{org.stdout.strip()}/keys",
+                            headers={"Authorization": f"Bearer {admin.stdout.strip()}"}).json()
+        assert [k["prefix"] for k in issued] == [key.stdout.strip()[:10]]
+        assert me == {"key_id": issued[0]["id"], "org_id": int(org.stdout), "role": "owner"}

@@ -6,6 +6,8 @@ indexes. Vectors are float32 and L2-normalised, so inner product = cosine.
 """
 
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,6 +19,13 @@ DEFAULT_MAX_SEQ_LENGTH = 256
 tokens) 512 gave the same ranking quality (same-discipline P@10 0.285 vs
 0.286, `scripts/evaluate.py --max-seq-length 512`) while encoding ~15 % fewer
 documents per second, so records are cut at 256 tokens."""
+
+
+REMEMBERED_DOCUMENTS = 1024
+"""Document encodings an encoder keeps (about 2 MB at 512 dimensions). The same record text is
+encoded again for its near-duplicate check and then for the index, when a record is withdrawn
+and republished, and by every engine a process opens on the same encoder (CLI commands,
+tests); a remembered text costs nothing the second time."""
 
 
 class EncoderNotFoundError(RuntimeError):
@@ -45,6 +54,8 @@ class SentenceTransformerEncoder:
         self._query_prefix = query_prefix
         self._document_prefix = document_prefix
         self._batch_size = batch_size
+        self._remembered: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._remembered_lock = threading.Lock()
 
     def _encode(self, texts: Sequence[str], prefix: str, show_progress: bool) -> np.ndarray:
         if not texts:
@@ -59,7 +70,20 @@ class SentenceTransformerEncoder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_documents(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
-        return self._encode(texts, self._document_prefix, show_progress)
+        """Encode record texts, reusing the last REMEMBERED_DOCUMENTS texts' vectors."""
+        with self._remembered_lock:
+            known = {text: self._remembered[text] for text in texts if text in self._remembered}
+            for text in known:
+                self._remembered.move_to_end(text)
+        missing = [text for text in dict.fromkeys(texts) if text not in known]
+        if missing:
+            fresh = dict(zip(missing, self._encode(missing, self._document_prefix, show_progress)))
+            known.update(fresh)
+            with self._remembered_lock:
+                self._remembered.update(fresh)
+                while len(self._remembered) > REMEMBERED_DOCUMENTS:
+                    self._remembered.popitem(last=False)
+        return np.stack([known[text] for text in texts]) if texts else np.zeros((0, self.dim), np.float32)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self._query_prefix, False)

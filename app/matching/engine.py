@@ -32,7 +32,6 @@ disjoint halves of the corpus so that only robust gains were kept.
 import json
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -47,7 +46,6 @@ from .text import document_text, normalize
 from .vector_index import FaissVectorIndex
 
 SIDES = ("demands", "achievements")
-RECENT_ENCODINGS = 64
 
 
 class Record(NamedTuple):
@@ -91,7 +89,6 @@ class MatchEngine:
         self.propagate_docs, self.propagate_weight = propagate_docs, propagate_weight
         self._index_kind = index_kind
         self._lock = threading.RLock()
-        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         # Process-wide: a query's matrix products are small, and multi-threaded
         # BLAS on a shared 2-core machine made them ~10x slower (16 ms vs 2 ms).
         threadpool_limits(limits=1, user_api="blas")
@@ -122,24 +119,8 @@ class MatchEngine:
         for start in range(0, len(rows), batch_size):
             batch = rows[start:start + batch_size]
             texts = [document_text(r.title, r.keywords, r.body) for r in batch]
-            vectors = self._encode_documents(texts, show_progress)
+            vectors = self.encoder.encode_documents(texts, show_progress=show_progress)
             self.add_encoded(side, [r.id for r in batch], vectors, texts)
-
-    def _encode_documents(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
-        """Encode record texts, reusing the last few single-record encodings.
-
-        A new record is encoded for its near-duplicate check and then indexed right after its
-        commit; the second time costs nothing.
-        """
-        known = {text: self._recent[text] for text in texts if text in self._recent}
-        missing = [text for text in dict.fromkeys(texts) if text not in known]
-        if missing:
-            known.update(zip(missing, self.encoder.encode_documents(missing, show_progress=show_progress), strict=True))
-        if len(texts) == 1:
-            self._recent[texts[0]] = known[texts[0]]
-            while len(self._recent) > RECENT_ENCODINGS:
-                self._recent.popitem(last=False)
-        return np.stack([known[text] for text in texts]) if texts else np.zeros((0, self.encoder.dim), np.float32)
 
     def add_encoded(self, side: str, ids: Sequence[int], vectors: np.ndarray, texts: Sequence[str]) -> None:
         """Index records whose vectors are already computed (bulk loads, benchmarks)."""
@@ -189,7 +170,7 @@ class MatchEngine:
 
     def nearest(self, side: str, text: str, k: int = 3) -> list[tuple[int, float]]:
         """(id, cosine) of the records of `side` closest to `text` read as a record (near-duplicates)."""
-        vector = self._encode_documents([document_text(None, None, text)])[0]
+        vector = self.encoder.encode_documents([document_text(None, None, text)])[0]
         with self._lock:
             scores, ids = self._side(side).vectors.search(vector, k)
         return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]

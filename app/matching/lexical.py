@@ -17,6 +17,7 @@ import re
 import threading
 from array import array
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -35,6 +36,27 @@ _STOPWORDS = frozenset(
 _WORD = re.compile(r"[^\W_]")  # a letter, digit or CJK character
 
 
+@lru_cache(maxsize=1)
+def _default_dictionary() -> tuple[dict[str, int], int]:
+    """jieba's default prefix dictionary (word -> frequency) and its frequency total.
+
+    Loading it takes about 1.4 s; it is read once per process and every Tokenizer starts from a
+    copy (about 25 ms), so opening another engine (CLI commands, tests) does not pay it again.
+    """
+    loaded = jieba.Tokenizer()
+    loaded.initialize()
+    return loaded.FREQ, loaded.total
+
+
+def _new_jieba() -> jieba.Tokenizer:
+    """A private, initialised jieba.Tokenizer whose add_word() changes only its own dictionary."""
+    frequencies, total = _default_dictionary()
+    tokenizer = jieba.Tokenizer()
+    tokenizer.FREQ, tokenizer.total = dict(frequencies), total
+    tokenizer.initialized = True
+    return tokenizer
+
+
 class Tokenizer:
     """jieba search-mode tokeniser with a user dictionary that grows at run time.
 
@@ -44,7 +66,7 @@ class Tokenizer:
     """
 
     def __init__(self, terms: Iterable[str] = ()):
-        self._jieba = jieba.Tokenizer()
+        self._jieba = _new_jieba()
         self._lock = threading.Lock()
         self._terms: set[str] = set()
         self.add_terms(terms)

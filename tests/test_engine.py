@@ -1,0 +1,232 @@
+"""The vector index and the match engine on their own: no database, random unit vectors.
+
+Like txtai's backend tests, every index kind goes through the same checks: a small flat index,
+and one of 25,000 vectors that "auto" has switched to HNSW. Each is built once per module and
+saved; a test that changes an index works on a fresh copy loaded from that save, so the save/load
+round trip runs every time. Ids are not the index's internal labels (10,000 + 3·i), so a mix-up
+between the two shows.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.config import Settings
+from app.matching.engine import MatchEngine
+from app.matching.keeper import cached_encoder
+from app.matching.vector_index import FaissVectorIndex, IndexMismatchError
+
+DIM = 64  # the index does not care where vectors come from; 64 keeps a 25k HNSW build to seconds
+BIG = 25_000  # above FaissVectorIndex's hnsw_threshold (20,000)
+K = 10
+
+
+def unit_vectors(rng: np.random.Generator, n: int, dim: int = DIM) -> np.ndarray:
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def ids_for(n: int) -> np.ndarray:
+    return 10_000 + 3 * np.arange(n, dtype=np.int64)
+
+
+def exact_top(queries: np.ndarray, vectors: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Brute-force top-k (scores, ids): the answer an index should give."""
+    scores = queries @ vectors.T
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(scores, order, axis=1), ids[order]
+
+
+def recall(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found.tolist(), truth.tolist())]))
+
+
+class Built:
+    """One index as built in memory, what it holds, and where it was saved."""
+
+    def __init__(self, index: FaissVectorIndex, ids: np.ndarray, vectors: np.ndarray, directory: Path):
+        self.index, self.ids, self.vectors, self.directory = index, ids, vectors, directory
+
+    def copy(self) -> FaissVectorIndex:
+        return FaissVectorIndex.load(self.directory, "random", DIM)
+
+
+@pytest.fixture(scope="module", params=["flat", "hnsw"])
+def built(request, tmp_path_factory) -> Built:
+    rng = np.random.default_rng(7)
+    size = 2_000 if request.param == "flat" else BIG
+    ids, vectors = ids_for(size), unit_vectors(rng, size)
+    index = FaissVectorIndex("random", DIM)
+    first = min(size, 19_999)
+    index.add(ids[:first], vectors[:first])
+    assert index.kind == "flat"  # below the threshold "auto" stays exact
+    index.add(ids[first:], vectors[first:])
+    assert index.kind == request.param
+    index.applied_seq = 42
+    directory = tmp_path_factory.mktemp(f"index-{request.param}")
+    index.save(directory)
+    return Built(index, ids, vectors, directory)
+
+
+@pytest.fixture
+def queries() -> np.ndarray:
+    return unit_vectors(np.random.default_rng(11), 20)
+
+
+def test_search_finds_each_vector_first_and_the_true_neighbours(built, queries):
+    sample = np.arange(0, len(built.ids), len(built.ids) // 20)
+    _, found = built.index.search(built.vectors[sample], K)
+    assert found[:, 0].tolist() == built.ids[sample].tolist()
+    _, found = built.index.search(queries, K)
+    _, truth = exact_top(queries, built.vectors, built.ids, K)
+    assert recall(found, truth) >= (1.0 if built.index.kind == "flat" else 0.9)
+
+
+def test_a_small_filter_is_applied_before_the_top_k_and_scored_exactly(built, queries):
+    """Up to exact_filter_limit allowed ids, HNSW scores them from the stored vectors (_exact_search)."""
+    allowed = np.random.default_rng(3).choice(len(built.ids), 500, replace=False)
+    scores, found = built.index.search(queries, K, allowed_ids=built.ids[allowed])
+    truth_scores, truth = exact_top(queries, built.vectors[allowed], built.ids[allowed], K)
+    assert found.tolist() == truth.tolist()
+    np.testing.assert_allclose(scores, truth_scores, atol=1e-5)
+
+
+def test_a_large_filter_is_applied_before_the_top_k(built, queries):
+    """Above exact_filter_limit the filter goes into the graph search: k allowed results, not fewer."""
+    allowed = np.random.default_rng(5).choice(len(built.ids), min(6_000, len(built.ids) // 2), replace=False)
+    _, found = built.index.search(queries, K, allowed_ids=built.ids[allowed])
+    assert set(found.ravel().tolist()) <= set(built.ids[allowed].tolist())
+    _, truth = exact_top(queries, built.vectors[allowed], built.ids[allowed], K)
+    assert recall(found, truth) >= (1.0 if built.index.kind == "flat" else 0.8)  # a filtered graph walk sees fewer nodes
+
+
+def test_an_empty_filter_finds_nothing(built, queries):
+    scores, found = built.index.search(queries[:1], K, allowed_ids=[])
+    assert found.tolist() == [[-1] * K] and np.isneginf(scores).all()
+
+
+def test_save_and_load_give_the_same_index(built, queries):
+    loaded = built.copy()
+    assert (loaded.kind, loaded.count, loaded.applied_seq) == (built.index.kind, len(built.ids), 42)
+    for allowed in (None, built.ids[::7]):
+        expected, got = built.index.search(queries, K, allowed), loaded.search(queries, K, allowed)
+        assert got[1].tolist() == expected[1].tolist()
+        np.testing.assert_array_equal(got[0], expected[0])
+    with pytest.raises(IndexMismatchError, match="techmatch reindex"):
+        FaissVectorIndex.load(built.directory, "another-encoder", DIM)
+
+
+def test_replace_and_remove(built):
+    index = built.copy()
+    rng = np.random.default_rng(13)
+    replaced, removed = int(built.ids[5]), [int(i) for i in built.ids[100:150]]
+    new_vector = unit_vectors(rng, 1)
+    index.add([replaced], new_vector)
+    index.remove(removed + [-12345])  # an unknown id is ignored
+    assert index.count == len(built.ids) - len(removed)
+    assert index.tombstones == len(removed) + 1
+    assert index.vector(removed[0]) is None
+    np.testing.assert_allclose(index.vector(replaced), new_vector[0], atol=1e-6)
+    _, found = index.search(new_vector, K)
+    assert found[0, 0] == replaced
+    _, found = index.search(built.vectors[5:6], K)
+    assert replaced not in found[0].tolist()
+    _, found = index.search(built.vectors[100:150], K)
+    assert not set(found.ravel().tolist()) & set(removed)
+    _, found = index.search(built.vectors[100:150], K, allowed_ids=removed)  # only removed ids allowed
+    assert (found == -1).all()
+    with pytest.raises(ValueError, match="duplicate ids"):
+        index.add([1, 1], unit_vectors(rng, 2))
+
+
+def test_compact_drops_tombstones_and_keeps_the_kind(built, queries):
+    index = built.copy()
+    removed = built.ids[::10]
+    index.remove(removed)
+    index.compact(kind="hnsw" if built.index.kind == "hnsw" else None)
+    assert (index.kind, index.tombstones, index.count) == (built.index.kind, 0, len(built.ids) - len(removed))
+    keep = np.ones(len(built.ids), dtype=bool)
+    keep[::10] = False
+    _, found = index.search(queries, K)
+    _, truth = exact_top(queries, built.vectors[keep], built.ids[keep], K)
+    assert recall(found, truth) >= (1.0 if built.index.kind == "flat" else 0.9)
+    _, found = index.search(built.vectors[keep][:20], 1)
+    assert found[:, 0].tolist() == built.ids[keep][:20].tolist()
+
+
+def test_save_compacts_when_a_fifth_is_removed(built, tmp_path):
+    index = built.copy()
+    index.remove(built.ids[: len(built.ids) // 4])
+    index.save(tmp_path)
+    assert index.tombstones == 0 and index.kind == built.index.kind
+    assert FaissVectorIndex.load(tmp_path, "random", DIM).count == len(built.ids) - len(built.ids) // 4
+
+
+# -- the engine: both indexes of a side in step, filters, persistence ----------------------
+
+TOPICS = ["动力电池热管理", "碳纤维复合材料", "玉米秸秆还田", "质子交换膜燃料电池", "黑土地保护性耕作"]
+TWINS = [0, 1, 2, 3, 4]  # positions among the achievements; demand i + 1 copies TWINS[i], one topic each
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    settings = Settings()
+    return cached_encoder(Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix, settings.encoder_threads)
+
+
+@pytest.fixture(scope="module")
+def engine_dir(encoder, tmp_path_factory) -> Path:
+    """A saved engine: 25,000 achievements (random unit vectors, so HNSW) and five demands.
+
+    Each demand has the vector and the text of one achievement (its twin), its best match.
+    """
+    rng = np.random.default_rng(17)
+    engine = MatchEngine(encoder)
+    ids = ids_for(BIG)
+    vectors = unit_vectors(rng, BIG, encoder.dim)
+    texts = [f"{TOPICS[i % len(TOPICS)]} 编号{i}" for i in range(BIG)]  # a topic and a word of its own
+    engine.add_encoded("achievements", ids, vectors, texts)
+    engine.add_encoded("demands", list(range(1, 6)), vectors[TWINS], [texts[i] for i in TWINS])
+    directory = tmp_path_factory.mktemp("engine")
+    engine.save(directory, applied_seq=7)
+    assert json.loads((directory / "achievements" / "dense" / "meta.json").read_text())["kind"] == "hnsw"
+    return directory
+
+
+def twin_id(demand: int) -> int:
+    return int(ids_for(BIG)[TWINS[demand - 1]])
+
+
+def test_engine_finds_the_twin_of_each_demand(encoder, engine_dir):
+    engine = MatchEngine.load(engine_dir, encoder)
+    assert (engine.count("achievements"), engine.count("demands"), engine.applied_seq) == (BIG, 5, 7)
+    for demand in range(1, 6):
+        best = engine.search_like("achievements", "demands", demand, k=K)
+        assert best[0].id == twin_id(demand) and best[0].dense_score == pytest.approx(1.0, abs=1e-5)
+        assert len(best) == K and best[0].matched_terms
+
+
+def test_engine_applies_filters_before_the_top_k(encoder, engine_dir):
+    """Without the filter the best matches are the twin and its topic's records; none is allowed here."""
+    engine = MatchEngine.load(engine_dir, encoder)
+    other_topics = ids_for(BIG)[np.arange(BIG) % len(TOPICS) != 0]  # demand 1's twin is topic 0
+    for size in (300, 6_000):  # the exact re-scoring path, then the filtered graph search
+        allowed = set(np.random.default_rng(size).choice(other_topics, size, replace=False).tolist())
+        found = engine.search_like("achievements", "demands", 1, k=K, allowed_ids=allowed)
+        assert len(found) == K and {m.id for m in found} <= allowed
+
+
+def test_engine_remove_and_replace_reach_both_indexes(encoder, engine_dir):
+    engine = MatchEngine.load(engine_dir, encoder)
+    gone = twin_id(1)
+    engine.remove("achievements", gone)
+    assert gone not in [m.id for m in engine.search_like("achievements", "demands", 1, k=K)]
+    assert engine.count("achievements") == BIG - 1
+    rng = np.random.default_rng(19)
+    moved = twin_id(2)
+    engine.add_encoded("achievements", [moved], unit_vectors(rng, 1, encoder.dim), ["另起炉灶"])
+    assert moved not in [m.id for m in engine.search_like("achievements", "demands", 2, k=K)]
+    found = engine.search_like("demands", "achievements", moved, k=5)
+    assert all(not m.matched_terms for m in found)  # its old words are gone from the lexical index
