@@ -1,8 +1,9 @@
-"""Pydantic pieces shared by every domain: contact, region, pagination."""
+"""Pydantic pieces shared by every domain: ids, contact, region, pagination."""
 
 import re
 from typing import Annotated, Generic, TypeVar
 
+import annotated_types
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.catalog.regions import parse_region
@@ -10,6 +11,12 @@ from app.catalog.regions import parse_region
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 1_000_000
+# Ids are 32-bit on PostgreSQL; a larger number names no record and must not reach the database
+# (SQLite cannot even bind one above 2**63). Every id a request carries, in the path, the query
+# or the body, has this type, so an impossible id is a 422 that names where it was.
+MAX_ID = 2**31 - 1
+Id = Annotated[int, annotated_types.Ge(1), annotated_types.Le(MAX_ID)]
 
 
 def _region_code(value: str) -> str:
@@ -62,5 +69,5 @@ class Page(BaseModel, Generic[T]):
 
 
 class PageQuery(BaseModel):
-    page: int = Field(1, ge=1, description="1-based page number")
+    page: int = Field(1, ge=1, le=MAX_PAGE, description="1-based page number")
     size: int = Field(20, ge=1, le=MAX_PAGE_SIZE, description=f"items per page, at most {MAX_PAGE_SIZE}")

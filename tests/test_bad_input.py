@@ -98,3 +98,24 @@ def test_body_over_the_size_cap(world, app):
     assert database_fingerprint(app) == before
     assert world.client.post("/api/v1/demands", json=huge, headers=world.ent_a).status_code == 201
     assert database_fingerprint(app) != before
+
+
+HUGE = 99999999999999999999  # above 2**63: SQLite cannot even bind it
+
+
+@pytest.mark.parametrize(
+    "method, path, body, loc",
+    [
+        ("get", f"/api/v1/demands/{HUGE}", None, ["path", "record_id"]),
+        ("get", f"/api/v1/notifications?page={HUGE}", None, ["query", "page"]),
+        ("post", "/api/v1/demands/1/proposals", {"technical_approach": "方案", "achievement_ids": [HUGE]}, ["body", "achievement_ids", 0]),
+        ("get", f"/api/v1/achievements?owner_org_id={HUGE}", None, ["query", "owner_org_id"]),
+        ("post", f"/api/v1/proposals/1/milestones/{HUGE}/report", {"report": "完成"}, ["path", "number"]),
+    ],
+)
+def test_impossible_ids_and_pages_are_422_not_500(world, method, path, body, loc):
+    before = database_fingerprint(world.client.app)
+    response = getattr(world.client, method)(path, headers=world.uni, **({"json": body} if body is not None else {}))
+    assert response.status_code == 422, response.text
+    assert loc in [error["loc"] for error in response.json()["detail"]]
+    assert database_fingerprint(world.client.app) == before

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth import ROLES
+from app.schemas import Id
 
 Role = Literal[ROLES]
 
@@ -23,7 +24,7 @@ class KeyRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    org_id: int
+    org_id: Id
     role: str
     label: str
     prefix: str
@@ -38,6 +39,6 @@ class KeyCreated(KeyRead):
 
 
 class Me(BaseModel):
-    key_id: int
-    org_id: int
+    key_id: Id
+    org_id: Id
     role: str

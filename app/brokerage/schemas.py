@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.brokerage.status import SHORTLIST
+from app.schemas import Id
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 Score = Annotated[float, Field(ge=-1_000, le=1_000, description="the match score shown to the broker")]
@@ -25,8 +26,8 @@ class ShortlistCreate(BaseModel):
         ]},
     )
 
-    demand_id: int
-    achievement_id: int
+    demand_id: Id
+    achievement_id: Id
     note: str = Field("", max_length=2000)
     match_score: Score | None = None
     match_rank: Rank | None = None
@@ -51,8 +52,8 @@ class ShortlistQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: ShortlistStatus | None = None
-    demand_id: int | None = None
-    achievement_id: int | None = None
+    demand_id: Id | None = None
+    achievement_id: Id | None = None
 
 
 class ContactCreate(BaseModel):
@@ -92,9 +93,9 @@ class ShortlistRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    broker_org_id: int
-    demand_id: int
-    achievement_id: int
+    broker_org_id: Id
+    demand_id: Id
+    achievement_id: Id
     status: str
     source: str = Field(description="match (a score or rank was given) or manual")
     match_score: float | None
@@ -118,8 +119,8 @@ class FeedbackCreate(BaseModel):
         }]},
     )
 
-    demand_id: int
-    achievement_id: int
+    demand_id: Id
+    achievement_id: Id
     useful: bool
     reason: str = Field("", max_length=500)
     match_score: Score | None = None
@@ -136,17 +137,17 @@ class FeedbackQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     useful: bool | None = None
-    demand_id: int | None = None
-    achievement_id: int | None = None
+    demand_id: Id | None = None
+    achievement_id: Id | None = None
 
 
 class FeedbackRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    broker_org_id: int
-    demand_id: int
-    achievement_id: int
+    broker_org_id: Id
+    demand_id: Id
+    achievement_id: Id
     useful: bool
     reason: str
     match_score: float | None
@@ -162,23 +163,23 @@ class AssignmentCreate(BaseModel):
         json_schema_extra={"examples": [{"broker_org_id": 4, "org_id": 2, "note": "2026年度技术经纪服务协议"}]},
     )
 
-    broker_org_id: int
-    org_id: int = Field(description="the client organization the broker acts for")
+    broker_org_id: Id
+    org_id: Id = Field(description="the client organization the broker acts for")
     note: str = Field("", max_length=500)
 
 
 class AssignmentQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    broker_org_id: int | None = None
-    org_id: int | None = None
+    broker_org_id: Id | None = None
+    org_id: Id | None = None
 
 
 class AssignmentRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    broker_org_id: int
-    org_id: int
+    broker_org_id: Id
+    org_id: Id
     note: str
     created_at: datetime

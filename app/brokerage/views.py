@@ -22,6 +22,7 @@ from app.brokerage.schemas import (
 from app.dependencies import PrincipalDep, SessionDep
 from app.history import service as history
 from app.history.schemas import ChangeRead
+from app.schemas import Id
 
 router = APIRouter(prefix="/brokerage", tags=["brokerage"])
 
@@ -39,7 +40,7 @@ def list_assignments(query: Annotated[AssignmentQuery, Query()], session: Sessio
 
 
 @router.delete("/assignments/{assignment_id}", status_code=204, summary="End a broker assignment (admin)")
-def unassign(assignment_id: int, session: SessionDep, principal: PrincipalDep):
+def unassign(assignment_id: Id, session: SessionDep, principal: PrincipalDep):
     assignments.unassign(session, assignment_id=assignment_id, actor=principal)
     return Response(status_code=204)
 
@@ -56,25 +57,25 @@ def list_entries(query: Annotated[ShortlistQuery, Query()], session: SessionDep,
 
 
 @router.get("/shortlist/{entry_id}", response_model=ShortlistRead, summary="One shortlist entry with its contact records")
-def get_entry(entry_id: int, session: SessionDep, principal: PrincipalDep):
+def get_entry(entry_id: Id, session: SessionDep, principal: PrincipalDep):
     return service.get_visible_or_raise(session, entry_id=entry_id, actor=principal)
 
 
 @router.post("/shortlist/{entry_id}/status", response_model=ShortlistRead,
              summary="Move a pair: contacted, negotiating, or dropped with a reason")
-def move_entry(entry_id: int, body: ShortlistMove, session: SessionDep, principal: PrincipalDep):
+def move_entry(entry_id: Id, body: ShortlistMove, session: SessionDep, principal: PrincipalDep):
     entry = service.get_visible_or_raise(session, entry_id=entry_id, actor=principal, lock=True)
     return service.move(session, entry=entry, target=body.status, reason=body.reason, actor=principal)
 
 
 @router.post("/shortlist/{entry_id}/contacts", response_model=ContactRead, status_code=201, summary="Append a contact record (对接记录)")
-def add_contact(entry_id: int, data: ContactCreate, session: SessionDep, principal: PrincipalDep):
+def add_contact(entry_id: Id, data: ContactCreate, session: SessionDep, principal: PrincipalDep):
     entry = service.get_visible_or_raise(session, entry_id=entry_id, actor=principal, lock=True)
     return service.add_contact(session, entry=entry, data=data, actor=principal)
 
 
 @router.get("/shortlist/{entry_id}/history", response_model=list[ChangeRead], summary="Every change to a shortlist entry")
-def get_entry_history(entry_id: int, session: SessionDep, principal: PrincipalDep):
+def get_entry_history(entry_id: Id, session: SessionDep, principal: PrincipalDep):
     entry = service.get_visible_or_raise(session, entry_id=entry_id, actor=principal)
     return history.get_for(session, entity_type=entry.entity_type, entity_id=entry.id)
 

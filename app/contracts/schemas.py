@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.contracts.models import CONTRACT_TYPES
 from app.listings.schemas import Amount
+from app.schemas import Id
 
 ContractType = Literal[tuple(CONTRACT_TYPES)]
 _LINKS = ("shortlist_entry_id", "proposal_id", "demand_id", "achievement_id")
@@ -37,10 +38,10 @@ class ContractCreate(BaseModel):
     amount: Amount
     signed_on: date
     registration_number: str | None = Field(None, min_length=1, max_length=40, description="技术合同认定登记号, when registered")
-    shortlist_entry_id: int | None = None
-    proposal_id: int | None = Field(None, description="an awarded proposal")
-    demand_id: int | None = None
-    achievement_id: int | None = None
+    shortlist_entry_id: Id | None = None
+    proposal_id: Id | None = Field(None, description="an awarded proposal")
+    demand_id: Id | None = None
+    achievement_id: Id | None = None
     note: str = Field("", max_length=2000)
 
     @model_validator(mode="after")
@@ -59,10 +60,10 @@ class ContractRead(BaseModel):
     amount: int
     signed_on: date
     registration_number: str | None
-    shortlist_entry_id: int | None
-    proposal_id: int | None
-    demand_id: int | None
-    achievement_id: int | None
+    shortlist_entry_id: Id | None
+    proposal_id: Id | None
+    demand_id: Id | None
+    achievement_id: Id | None
     note: str
-    recorded_by_org_id: int
+    recorded_by_org_id: Id
     created_at: datetime

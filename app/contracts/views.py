@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from app.contracts import service
 from app.contracts.schemas import ContractCreate, ContractRead
 from app.dependencies import PrincipalDep, SessionDep
+from app.schemas import Id
 
 router = APIRouter(prefix="/contracts", tags=["contracts"])
 
@@ -20,5 +21,5 @@ def list_contracts(session: SessionDep, principal: PrincipalDep):
 
 
 @router.get("/{contract_id}", response_model=ContractRead, summary="One contract")
-def get_contract(contract_id: int, session: SessionDep, principal: PrincipalDep):
+def get_contract(contract_id: Id, session: SessionDep, principal: PrincipalDep):
     return service.get_visible_or_raise(session, contract_id=contract_id, actor=principal)

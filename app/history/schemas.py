@@ -4,6 +4,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from app.schemas import Id
+
 
 class ChangeRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -11,6 +13,6 @@ class ChangeRead(BaseModel):
     id: int
     action: str
     changes: dict
-    actor_key_id: int | None
-    actor_org_id: int | None
+    actor_key_id: Id | None
+    actor_org_id: Id | None
     at: datetime

@@ -25,6 +25,7 @@ from app.errors import InvalidInput
 from app.imports import service
 from app.imports.schemas import ImportJobRead, Mode, SideName
 from app.imports.template import write_template
+from app.schemas import Id
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -75,7 +76,7 @@ def get_template(side: Annotated[SideName, Query()], principal: PrincipalDep):
 
 
 @router.get("/{job_id}", response_model=ImportJobRead, summary="Status, progress and row errors of an import")
-def get_import(job_id: int, session: SessionDep, principal: PrincipalDep):
+def get_import(job_id: Id, session: SessionDep, principal: PrincipalDep):
     return service.get_or_raise(session, job_id=job_id, actor=principal)
 
 

@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.listings.schemas import LongText, ModeCode
+from app.schemas import Id
 
 
 class InterestCreate(BaseModel):
@@ -28,8 +29,8 @@ class InterestRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    achievement_id: int
-    org_id: int
+    achievement_id: Id
+    org_id: Id
     mode: str
     message: str
     status: str

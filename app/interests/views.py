@@ -8,6 +8,7 @@ from app.history.schemas import ChangeRead
 from app.interests import service
 from app.interests.schemas import InterestCreate, InterestRead, InterestReply
 from app.listings.schemas import StatusChange
+from app.schemas import Id
 
 router = APIRouter(tags=["interests"])
 
@@ -18,7 +19,7 @@ router = APIRouter(tags=["interests"])
     status_code=201,
     summary="Register interest (意向) in a published achievement",
 )
-def register(achievement_id: int, data: InterestCreate, session: SessionDep, principal: PrincipalDep):
+def register(achievement_id: Id, data: InterestCreate, session: SessionDep, principal: PrincipalDep):
     achievement = service.get_achievement_or_raise(session, achievement_id=achievement_id, actor=principal)
     return service.register(session, achievement=achievement, data=data, actor=principal)
 
@@ -28,7 +29,7 @@ def register(achievement_id: int, data: InterestCreate, session: SessionDep, pri
     response_model=list[InterestRead],
     summary="Interests in an achievement (its owner: all; others: their own)",
 )
-def list_for_achievement(achievement_id: int, session: SessionDep, principal: PrincipalDep):
+def list_for_achievement(achievement_id: Id, session: SessionDep, principal: PrincipalDep):
     achievement = service.get_achievement_or_raise(session, achievement_id=achievement_id, actor=principal)
     return service.get_for_achievement(session, achievement=achievement, actor=principal)
 
@@ -39,7 +40,7 @@ def list_own(session: SessionDep, principal: PrincipalDep):
 
 
 @router.get("/interests/{interest_id}", response_model=InterestRead, summary="One interest")
-def get_interest(interest_id: int, session: SessionDep, principal: PrincipalDep):
+def get_interest(interest_id: Id, session: SessionDep, principal: PrincipalDep):
     return service.get_visible_or_raise(session, interest_id=interest_id, actor=principal)[0]
 
 
@@ -50,7 +51,7 @@ def _answer_route(target: str, verb: str):
         name=f"{verb}_interest",
         summary=f"{verb.capitalize()} an interest (the achievement's owner)",
     )
-    def answer(interest_id: int, session: SessionDep, principal: PrincipalDep, body: InterestReply | None = None):
+    def answer(interest_id: Id, session: SessionDep, principal: PrincipalDep, body: InterestReply | None = None):
         interest, achievement = service.get_visible_or_raise(session, interest_id=interest_id, actor=principal, lock=True)
         reply = body.reply if body else ""
         return service.answer(session, interest=interest, achievement=achievement, target=target, reply=reply, actor=principal)
@@ -65,13 +66,13 @@ _answer_route("declined", "decline")
     response_model=InterestRead,
     summary="Withdraw a pending interest (the interested organization)",
 )
-def withdraw(interest_id: int, session: SessionDep, principal: PrincipalDep, body: StatusChange | None = None):
+def withdraw(interest_id: Id, session: SessionDep, principal: PrincipalDep, body: StatusChange | None = None):
     interest, _ = service.get_visible_or_raise(session, interest_id=interest_id, actor=principal, lock=True)
     return service.withdraw(session, interest=interest, actor=principal, reason=body.reason if body else "")
 
 
 @router.get("/interests/{interest_id}/history", response_model=list[ChangeRead], summary="Every change to an interest")
-def get_history(interest_id: int, session: SessionDep, principal: PrincipalDep):
+def get_history(interest_id: Id, session: SessionDep, principal: PrincipalDep):
     service.get_visible_or_raise(session, interest_id=interest_id, actor=principal)
     return history.get_for(session, entity_type="interest", entity_id=interest_id)
 

@@ -22,7 +22,7 @@ from app.catalog.codes import COOPERATION_MODES, FIELDS, to_code
 from app.catalog.regions import Region
 from app.clock import china_today
 from app.listings.status import LISTING
-from app.schemas import Contact, PageQuery, RegionCode
+from app.schemas import Contact, Id, PageQuery, RegionCode
 
 MAX_TEXT = 20_000
 MAX_TITLE = 200
@@ -96,7 +96,7 @@ class ListingRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    owner_org_id: int
+    owner_org_id: Id
     title: str
     fields: list[str]
     keywords: list[str]
@@ -128,7 +128,7 @@ class ListingFilters(BaseModel):
     field: list[FieldCode] = Field([], description="any of these field codes")
     region: RegionCode | None = Field(None, description="a region at any level: 220000, 220100 or 220104")
     mode: ModeCode | None = Field(None, description="offers this cooperation/transfer mode")
-    owner_org_id: int | None = None
+    owner_org_id: Id | None = None
     updated_since: datetime | None = None
     q: str | None = Field(None, min_length=1, max_length=100, description="words that must all appear in the title or text")
 

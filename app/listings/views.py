@@ -20,7 +20,7 @@ from app.listings.schemas import StatusChange
 from app.matching import service as matching
 from app.matching.schemas import DuplicateWarning
 from app.matching.text import document_text
-from app.schemas import Page
+from app.schemas import Id, Page
 
 IfMatch = Annotated[
     str | None,
@@ -50,10 +50,10 @@ def build_router(side: ListingSide) -> APIRouter:
     model, label = side.model, side.label
     router = APIRouter(prefix=f"/{side.path}", tags=[side.path])
 
-    def load(session, record_id: int, principal):
+    def load(session, record_id: Id, principal):
         return service.get_visible_or_raise(session, model=model, record_id=record_id, actor=principal)
 
-    def load_for_change(session, record_id: int, principal, if_match: str | None):
+    def load_for_change(session, record_id: Id, principal, if_match: str | None):
         """The current row, locked until commit, and still at the version the caller last saw."""
         record = service.get_visible_or_raise(session, model=model, record_id=record_id, actor=principal, lock=True)
         service.check_version(record, if_match)
@@ -82,12 +82,12 @@ def build_router(side: ListingSide) -> APIRouter:
         return {"items": items, "total": total, "page": query.page, "size": query.size}
 
     @router.get("/{record_id}", response_model=side.read, summary=f"One {label}")
-    def get_record(record_id: int, response: Response, session: SessionDep, principal: PrincipalDep):
+    def get_record(record_id: Id, response: Response, session: SessionDep, principal: PrincipalDep):
         return with_etag(response, load(session, record_id, principal))
 
     @router.patch("/{record_id}", response_model=side.read, summary=f"Change some fields of a {label}")
     def update(
-        record_id: int, data: side.update, response: Response, session: SessionDep, principal: PrincipalDep, if_match: IfMatch = None
+        record_id: Id, data: side.update, response: Response, session: SessionDep, principal: PrincipalDep, if_match: IfMatch = None
     ):
         record = load_for_change(session, record_id, principal, if_match)
         return with_etag(response, service.update(session, record=record, data=data, actor=principal))
@@ -95,7 +95,7 @@ def build_router(side: ListingSide) -> APIRouter:
     def status_route(target: str, verb: str):
         @router.post(f"/{{record_id}}/{verb}", response_model=side.read, name=verb, summary=f"{verb.capitalize()} a {label}")
         def change(
-            record_id: int, response: Response, session: SessionDep, principal: PrincipalDep,
+            record_id: Id, response: Response, session: SessionDep, principal: PrincipalDep,
             body: StatusChange | None = None, if_match: IfMatch = None,
         ):
             record = load_for_change(session, record_id, principal, if_match)
@@ -110,12 +110,12 @@ def build_router(side: ListingSide) -> APIRouter:
     status_route("withdrawn", "withdraw")
 
     @router.delete("/{record_id}", status_code=204, summary=f"Delete a draft {label} (owner) or purge any (admin)")
-    def delete(record_id: int, session: SessionDep, principal: PrincipalDep, if_match: IfMatch = None):
+    def delete(record_id: Id, session: SessionDep, principal: PrincipalDep, if_match: IfMatch = None):
         record = load_for_change(session, record_id, principal, if_match)
         service.delete(session, record=record, actor=principal)
 
     @router.get("/{record_id}/history", response_model=list[ChangeRead], summary=f"Every change to a {label}")
-    def get_history(record_id: int, session: SessionDep, principal: PrincipalDep):
+    def get_history(record_id: Id, session: SessionDep, principal: PrincipalDep):
         """Admins still read the history of a deleted or purged record (it ends with its snapshot)."""
         if principal.is_admin and session.get(model, record_id) is None:
             changes = history.get_for(session, entity_type=model.entity_type, entity_id=record_id)

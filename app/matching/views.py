@@ -9,6 +9,7 @@ from app.dependencies import PrincipalDep, ReadOnly, SessionDep
 from app.matching import service
 from app.matching.keeper import IndexKeeper
 from app.matching.schemas import MatchResponse, TextMatchRequest, match_query_model
+from app.schemas import Id
 
 router = APIRouter(tags=["matching"])
 
@@ -36,7 +37,7 @@ def _add_record_route(side: str) -> None:
         operation_id=f"match_{side}",
     )
     def match_record(
-        record_id: int,
+        record_id: Id,
         request: Request,
         session: SessionDep,
         principal: PrincipalDep,

@@ -4,18 +4,18 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas import PageQuery
+from app.schemas import Id, PageQuery
 
 
 class NotificationRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    org_id: int
+    org_id: Id
     kind: str = Field(examples=["proposal_submitted"])
     message: str = Field(examples=["需求 12「新能源汽车冬季续航衰减问题」收到新的揭榜申请 34"])
     entity_type: str
-    entity_id: int
+    entity_id: Id
     created_at: datetime
     read_at: datetime | None
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from app.dependencies import PrincipalDep, SessionDep
 from app.notifications import service
 from app.notifications.schemas import NotificationQuery, NotificationRead
-from app.schemas import Page
+from app.schemas import Id, Page
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 
@@ -19,5 +19,5 @@ def list_notifications(query: Annotated[NotificationQuery, Query()], session: Se
 
 
 @router.post("/{notification_id}/read", response_model=NotificationRead, summary="Mark one notification read")
-def mark_read(notification_id: int, session: SessionDep, principal: PrincipalDep):
+def mark_read(notification_id: Id, session: SessionDep, principal: PrincipalDep):
     return service.mark_read(session, notification_id=notification_id, actor=principal)

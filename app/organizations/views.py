@@ -14,7 +14,7 @@ from app.organizations.schemas import (
     OrganizationRead,
     OrganizationUpdate,
 )
-from app.schemas import Page, PageQuery
+from app.schemas import Id, Page, PageQuery
 
 router = APIRouter(prefix="/organizations", tags=["organizations"])
 
@@ -45,11 +45,11 @@ def list_organizations(
 
 
 @router.get("/{org_id}", response_model=OrganizationRead, summary="One organization")
-def get_organization(org_id: int, session: SessionDep, principal: PrincipalDep):
+def get_organization(org_id: Id, session: SessionDep, principal: PrincipalDep):
     return service.get_or_raise(session, org_id=org_id)
 
 
 @router.patch("/{org_id}", response_model=OrganizationRead, summary="Change an organization's profile")
-def update_organization(org_id: int, data: OrganizationUpdate, session: SessionDep, principal: PrincipalDep):
+def update_organization(org_id: Id, data: OrganizationUpdate, session: SessionDep, principal: PrincipalDep):
     organization = service.get_or_raise(session, org_id=org_id)
     return service.update(session, organization=organization, data=data, actor=principal)

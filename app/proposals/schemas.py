@@ -6,6 +6,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.listings.schemas import Amount, Deadline, LongText, partial_of
+from app.schemas import Id
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 Name = Annotated[str, Field(min_length=1, max_length=100)]
@@ -82,7 +83,7 @@ class ProposalCreate(BaseModel):
     team: Annotated[list[TeamMember], Field(max_length=100)] = []
     budget: Amount | None = Field(None, description="budget asked, yuan")
     schedule: Schedule
-    achievement_ids: Annotated[list[int], Field(max_length=50), AfterValidator(_unique_ids)] = Field(
+    achievement_ids: Annotated[list[Id], Field(max_length=50), AfterValidator(_unique_ids)] = Field(
         [], description="the applicant's own achievement records this builds on"
     )
     attachments: Annotated[list[Attachment], Field(max_length=50)] = []
@@ -108,15 +109,15 @@ class ProposalRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    demand_id: int
-    org_id: int
+    demand_id: Id
+    org_id: Id
     status: str
     technical_approach: str
     lead: Lead
     team: list[TeamMember]
     budget: int | None
     schedule: list[dict]
-    achievement_ids: list[int]
+    achievement_ids: list[Id]
     attachments: list[Attachment]
     decision_reason: str
     pledge: dict | None = Field(description="军令状 of the awarded proposal: deliverables, amount, milestones")

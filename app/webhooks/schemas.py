@@ -4,6 +4,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.schemas import Id
+
 
 class WebhookSettings(BaseModel):
     """Where to POST the organization's notifications and the secret that signs them.
@@ -27,7 +29,7 @@ class WebhookRead(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    org_id: int
+    org_id: Id
     url: str
     allow_private: bool
     created_at: datetime
