@@ -1,6 +1,7 @@
 """Pydantic pieces shared by every domain: ids, contact, region, pagination."""
 
 import re
+from datetime import date, datetime
 from typing import Annotated, Generic, TypeVar
 
 import annotated_types
@@ -17,6 +18,23 @@ MAX_PAGE = 1_000_000
 # or the body, has this type, so an impossible id is a 422 that names where it was.
 MAX_ID = 2**31 - 1
 Id = Annotated[int, annotated_types.Ge(1), annotated_types.Le(MAX_ID)]
+
+# Dates a request may carry: contact records, contracts, deadlines, filters. A number such as 0 is
+# read as a Unix time (1970) and a typo can give year 0097; neither is a date anyone meant.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+
+
+def _plausible(value: date) -> date:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(
+            f"{value.isoformat()[:10]} is outside {EARLIEST_YEAR}–{LATEST_YEAR}; send a date such as 2026-11-25 / 日期须在 "
+            f"{EARLIEST_YEAR}–{LATEST_YEAR} 年之间"
+        )
+    return value
+
+
+PlausibleDate = Annotated[date, AfterValidator(_plausible)]
+PlausibleDateTime = Annotated[datetime, AfterValidator(_plausible)]
 
 
 def _region_code(value: str) -> str:

@@ -119,3 +119,21 @@ def test_impossible_ids_and_pages_are_422_not_500(world, method, path, body, loc
     assert response.status_code == 422, response.text
     assert loc in [error["loc"] for error in response.json()["detail"]]
     assert database_fingerprint(world.client.app) == before
+
+
+@pytest.mark.parametrize(
+    "method, path, body, loc",
+    [
+        ("get", "/api/v1/stats?to=0", None, ["query", "to"]),
+        ("get", "/api/v1/demands?updated_since=0.5", None, ["query", "updated_since"]),
+        ("post", "/api/v1/demands", demand(deadline="2300-01-01"), ["body", "deadline"]),
+        ("post", "/api/v1/contracts", {"contract_type": "transfer", "amount": 1, "signed_on": "0533-01-01"}, ["body", "signed_on"]),
+        ("post", "/api/v1/brokerage/shortlist/1/contacts", {"contact_date": 0, "parties": ["王经理"], "channel": "visit"}, ["body", "contact_date"]),
+    ],
+)
+def test_implausible_dates_are_422(world, method, path, body, loc):
+    before = database_fingerprint(world.client.app)
+    response = getattr(world.client, method)(path, headers=world.admin, **({"json": body} if body is not None else {}))
+    assert response.status_code == 422, response.text
+    assert loc in [error["loc"] for error in response.json()["detail"]]
+    assert database_fingerprint(world.client.app) == before

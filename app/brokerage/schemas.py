@@ -1,12 +1,12 @@
 """Request and response bodies for the shortlist, contact records and match feedback."""
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.brokerage.status import SHORTLIST
-from app.schemas import Id
+from app.schemas import Id, PlausibleDate
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 Score = Annotated[float, Field(ge=-1_000, le=1_000, description="the match score shown to the broker")]
@@ -72,7 +72,7 @@ class ContactCreate(BaseModel):
         },
     )
 
-    contact_date: date
+    contact_date: PlausibleDate
     parties: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(min_length=1, max_length=20)]
     channel: Channel
     notes: str = Field("", max_length=5000)
@@ -82,7 +82,7 @@ class ContactRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    contact_date: date
+    contact_date: PlausibleDate
     parties: list[str]
     channel: str
     notes: str

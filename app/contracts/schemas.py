@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.contracts.models import CONTRACT_TYPES
 from app.listings.schemas import Amount
-from app.schemas import Id
+from app.schemas import Id, PlausibleDate
 
 ContractType = Literal[tuple(CONTRACT_TYPES)]
 _LINKS = ("shortlist_entry_id", "proposal_id", "demand_id", "achievement_id")
@@ -36,7 +36,7 @@ class ContractCreate(BaseModel):
     contract_type: ContractType = Field(description=", ".join(f"{code} {label}" for code, label in CONTRACT_TYPES.items()))
     title: str = Field("", max_length=200)
     amount: Amount
-    signed_on: date
+    signed_on: PlausibleDate
     registration_number: str | None = Field(None, min_length=1, max_length=40, description="技术合同认定登记号, when registered")
     shortlist_entry_id: Id | None = None
     proposal_id: Id | None = Field(None, description="an awarded proposal")

@@ -22,7 +22,7 @@ from app.catalog.codes import COOPERATION_MODES, FIELDS, to_code
 from app.catalog.regions import Region
 from app.clock import china_today
 from app.listings.status import LISTING
-from app.schemas import Contact, Id, PageQuery, RegionCode
+from app.schemas import Contact, Id, PageQuery, PlausibleDate, PlausibleDateTime, RegionCode
 
 MAX_TEXT = 20_000
 MAX_TITLE = 200
@@ -58,7 +58,7 @@ ModeCodes = Annotated[list[ModeCode], Field(max_length=len(COOPERATION_MODES)), 
 Keyword = Annotated[str, Field(min_length=1, max_length=50)]
 Keywords = Annotated[list[Keyword], Field(max_length=30, examples=[["热管理", "低温"]]), AfterValidator(unique)]
 Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT, description="yuan (元)")]
-Deadline = Annotated[date, AfterValidator(_not_past)]
+Deadline = Annotated[PlausibleDate, AfterValidator(_not_past)]
 
 
 class ListingCreate(BaseModel):
@@ -129,7 +129,7 @@ class ListingFilters(BaseModel):
     region: RegionCode | None = Field(None, description="a region at any level: 220000, 220100 or 220104")
     mode: ModeCode | None = Field(None, description="offers this cooperation/transfer mode")
     owner_org_id: Id | None = None
-    updated_since: datetime | None = None
+    updated_since: PlausibleDateTime | None = None
     q: str | None = Field(None, min_length=1, max_length=100, description="words that must all appear in the title or text")
 
 

@@ -1,6 +1,5 @@
 """Routes for statistics: /stats."""
 
-from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter, Query, Response
@@ -8,6 +7,7 @@ from fastapi import APIRouter, Query, Response
 from app.catalog.regions import parse_region
 from app.dependencies import PrincipalDep, SessionDep
 from app.errors import InvalidInput
+from app.schemas import PlausibleDate
 from app.stats import service
 
 router = APIRouter(prefix="/stats", tags=["stats"])
@@ -22,8 +22,8 @@ def get_stats(
     session: SessionDep,
     principal: PrincipalDep,
     region: str | None = Query(None, description="6-digit code at any level, e.g. 220000 or 220100"),
-    start: date | None = Query(None, alias="from", description="first day, inclusive (China time)"),
-    end: date | None = Query(None, alias="to", description="last day, inclusive (China time)"),
+    start: PlausibleDate | None = Query(None, alias="from", description="first day, inclusive (China time)"),
+    end: PlausibleDate | None = Query(None, alias="to", description="last day, inclusive (China time)"),
     format: Literal["json", "csv"] = "json",
 ):
     try:
