@@ -273,8 +273,11 @@ def test_one_active_proposal_per_organization_and_demand(world):
 
 
 def test_interest_in_an_achievement_is_accepted_or_declined_by_its_owner(world):
-    item = ok(world.client.post(f"{API}/achievements", json=achievement(status="published"), headers=world.uni), 201)
+    body = achievement(status="published", transfer_modes=["licensing", "transfer"])
+    item = ok(world.client.post(f"{API}/achievements", json=body, headers=world.uni), 201)
     path = f"/achievements/{item['id']}/interests"
+    not_offered = post(world, path, world.ent_a, {"message": "希望作价入股", "mode": "作价入股"})
+    assert not_offered.status_code == 422 and not_offered.json()["detail"][0]["loc"] == ["body", "mode"]
     first = ok(post(world, path, world.ent_a, {"message": "希望获得独占许可", "mode": "技术许可"}), 201)
     assert first["mode"] == "licensing" and first["status"] == "pending"
     conflict(post(world, path, world.ent_a, {"message": "再次表达", "mode": "transfer"}), "still pending")

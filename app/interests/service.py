@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from app.achievements.models import Achievement
 from app.auth import Principal
 from app.database import lock_row, utcnow
-from app.errors import Conflict, Forbidden, NotFound
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.history import service as history
 from app.interests.models import Interest
 from app.interests.schemas import InterestCreate
@@ -42,6 +42,12 @@ def register(session: Session, *, achievement: Achievement, data: InterestCreate
         raise Conflict(
             f"achievement {achievement.id} is {achievement.status!r}; interest is taken only while it is 'published'",
             ["path", "achievement_id"],
+        )
+    if achievement.transfer_modes and data.mode not in achievement.transfer_modes:
+        raise InvalidInput(
+            f"achievement {achievement.id} is offered only by {', '.join(achievement.transfer_modes)}, not {data.mode}; "
+            "ask for one of those modes",
+            ["body", "mode"],
         )
     existing = session.scalar(
         select(Interest.id).where(Interest.achievement_id == achievement.id, Interest.org_id == actor.org_id, Interest.status == "pending")
