@@ -14,6 +14,7 @@ from app.brokerage.views import router as brokerage_router
 from app.catalog.views import router as codes_router
 from app.config import Settings
 from app.contracts.views import router as contracts_router
+from app.control_chars import RefuseControlCharacters
 from app.database import make_engine, make_session_factory
 from app.demands.views import router as demands_router
 from app.errors import install_error_handlers
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     install_error_handlers(app)
+    app.add_middleware(RefuseControlCharacters)
     app.add_middleware(AdmissionControl, slots=settings.max_concurrent_requests, wait_seconds=settings.request_wait_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 

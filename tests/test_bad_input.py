@@ -137,3 +137,27 @@ def test_implausible_dates_are_422(world, method, path, body, loc):
     assert response.status_code == 422, response.text
     assert loc in [error["loc"] for error in response.json()["detail"]]
     assert database_fingerprint(world.client.app) == before
+
+
+@pytest.mark.parametrize(
+    "method, path, body, loc",
+    [
+        ("post", "/api/v1/achievements", achievement(title="控制字符测试\u0007成果"), ["body", "title"]),
+        ("post", "/api/v1/demands", demand(contact={"name": "王\u0085工"}), ["body", "contact", "name"]),
+        ("post", "/api/v1/demands", demand(keywords=["低温", "续航\x1b"]), ["body", "keywords", 1]),
+        ("get", "/api/v1/demands?q=%07", None, ["query", "q"]),
+    ],
+)
+def test_control_characters_are_refused_where_they_are(world, method, path, body, loc):
+    before = database_fingerprint(world.client.app)
+    response = getattr(world.client, method)(path, headers=world.uni, **({"json": body} if body is not None else {}))
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == loc
+    assert "U+" in response.json()["detail"][0]["msg"]
+    assert database_fingerprint(world.client.app) == before
+
+
+def test_tabs_and_line_breaks_are_text(world):
+    body = achievement(abstract="第一段\r\n第二段\t表格列")
+    response = world.client.post("/api/v1/achievements", json=body, headers=world.uni)
+    assert response.status_code == 201, response.text
