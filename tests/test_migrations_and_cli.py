@@ -1,5 +1,6 @@
 """Migrations on both databases, the start-up check, and the console command."""
 
+import json
 import os
 import subprocess
 import sys
@@ -49,6 +50,44 @@ def test_upgrade_keeps_existing_brokers_province_wide(kind, tmp_path):
             scopes = dict(connection.execute(text("SELECT id, broker_scope FROM organizations")).all())
         engine.dispose()
         assert scopes == {1: "province", 2: "assigned"}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_upgrade_cleans_stored_control_characters_in_the_open(kind, tmp_path):
+    """0008: a stored control character is removed with a new version, a history entry and an index change."""
+    with new_database(kind, tmp_path) as url:
+        migrations.upgrade(url, "0007")
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        at = {"at": "2026-01-01 00:00:00+00:00"}
+        with engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO organizations (id, name, kind, contact, created_at, updated_at) VALUES (1, '吉林大学', 'university', '{}', :at, :at)"),
+                at,
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO achievements (id, owner_org_id, title, fields, keywords, negotiable, contact, status, created_at, updated_at,"
+                    " abstract, patents, transfer_modes, team, institution) VALUES (7, 1, :title, '[]', :keywords, false, '{}', 'published',"
+                    " :at, :at, '摘要', '[]', '[]', '{}', '吉林大学')"
+                ),
+                {**at, "title": "控制字符测试\u0007成果", "keywords": '["低温\\u001b"]'},
+            )
+        migrations.upgrade(url)
+        with engine.connect() as connection:
+            title, keywords, version = connection.execute(text("SELECT title, keywords, version FROM achievements WHERE id = 7")).one()
+            history = connection.execute(text("SELECT action, changes FROM change_history WHERE entity_id = 7")).all()
+            logged = connection.execute(text("SELECT count(*) FROM index_changes WHERE record_id = 7")).scalar()
+        engine.dispose()
+        assert title == "控制字符测试成果" and as_json(keywords) == ["低温"] and version == 2
+        assert len(history) == 1 and history[0].action == "update"
+        changes = as_json(history[0].changes)
+        assert changes["title"] == {"old": "控制字符测试\u0007成果", "new": "控制字符测试成果"}
+        assert logged >= 1
+
+
+def as_json(value):
+    """A JSON column as read by raw SQL: already decoded on PostgreSQL, text on SQLite."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def test_service_refuses_an_unmigrated_database(tmp_path):
