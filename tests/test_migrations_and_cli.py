@@ -61,20 +61,24 @@ def test_upgrade_cleans_stored_control_characters_in_the_open(kind, tmp_path):
         at = {"at": "2026-01-01 00:00:00+00:00"}
         with engine.begin() as connection:
             connection.execute(
-                text("INSERT INTO organizations (id, name, kind, contact, created_at, updated_at) VALUES (1, '吉林大学', 'university', '{}', :at, :at)"),
+                text(
+                    "INSERT INTO organizations (id, name, kind, contact, created_at, updated_at)"
+                    " VALUES (1, '吉林大学', 'university', '{}', :at, :at)"
+                ),
                 at,
             )
             connection.execute(
                 text(
-                    "INSERT INTO achievements (id, owner_org_id, title, fields, keywords, negotiable, contact, status, created_at, updated_at,"
-                    " abstract, patents, transfer_modes, team, institution) VALUES (7, 1, :title, '[]', :keywords, false, '{}', 'published',"
-                    " :at, :at, '摘要', '[]', '[]', '{}', '吉林大学')"
+                    "INSERT INTO achievements (id, owner_org_id, title, fields, keywords, negotiable, contact, status,"
+                    " created_at, updated_at, abstract, patents, transfer_modes, team, institution)"
+                    " VALUES (7, 1, :title, '[]', :keywords, false, '{}', 'published', :at, :at, '摘要', '[]', '[]', '{}', '吉林大学')"
                 ),
                 {**at, "title": "控制字符测试\u0007成果", "keywords": '["低温\\u001b"]'},
             )
         migrations.upgrade(url)
         with engine.connect() as connection:
-            title, keywords, version = connection.execute(text("SELECT title, keywords, version FROM achievements WHERE id = 7")).one()
+            row = connection.execute(text("SELECT title, keywords, version FROM achievements WHERE id = 7")).one()
+            title, keywords, version = row
             history = connection.execute(text("SELECT action, changes FROM change_history WHERE entity_id = 7")).all()
             logged = connection.execute(text("SELECT count(*) FROM index_changes WHERE record_id = 7")).scalar()
         engine.dispose()
