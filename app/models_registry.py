@@ -20,3 +20,10 @@ __all__ = [
     "Milestone", "Interest", "Notification", "BrokerAssignment", "ShortlistEntry", "ContactRecord", "MatchFeedback", "Contract",
     "Webhook", "OutboxMessage",
 ]
+
+# On SQLite every row with its own integer id is AUTOINCREMENT (migration 0009): an id, once
+# handed out, is never handed out again, even after a purge, so an old notification or webhook
+# never points at someone else's record. PostgreSQL sequences already behave so.
+for _table in Base.metadata.tables.values():
+    if [column.name for column in _table.primary_key.columns] == ["id"]:
+        _table.dialect_options["sqlite"]["autoincrement"] = True

@@ -171,3 +171,10 @@ def test_versions_etags_and_if_match(world, side):
     assert unchanged.status_code == 200 and unchanged.json()["version"] == 3  # nothing changed, no new version
     history = world.client.get(f"{url}/history", headers=world.ent_a).json()
     assert [entry["action"] for entry in history] == ["create", "update", "status"]
+
+
+def test_ids_are_never_handed_out_twice(world, side):
+    """After the newest record is purged, the next one gets a new id, not the purged one's."""
+    purged = create(world, side)
+    assert world.client.delete(f"/api/v1/{side}/{purged['id']}", headers=world.admin).status_code == 204
+    assert create(world, side)["id"] > purged["id"]
