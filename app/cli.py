@@ -16,8 +16,28 @@ from app.database import make_engine, make_session_factory, session_scope
 from app.request_log import RequestIdFilter
 
 
+class CommandError(Exception):
+    """A problem the user can fix, said in one line on stderr (exit code 1), without a traceback."""
+
+
+def _ready_session_factory(settings: Settings):
+    """Sessions on the configured database, once it is at the latest migration.
+
+    On an empty or older database every command says which command to run (as the server
+    does), instead of failing on a missing table.
+    """
+    from app.migrations import pending_message
+
+    url = settings.resolved_database_url
+    engine = make_engine(url)
+    problem = pending_message(engine, url)
+    if problem:
+        raise CommandError(f"{problem} (data directory {settings.data_dir.resolve()}, set by TECHMATCH_DATA_DIR)")
+    return make_session_factory(engine)
+
+
 def _session_scope(settings: Settings):
-    return session_scope(make_session_factory(make_engine(settings.resolved_database_url)))
+    return session_scope(_ready_session_factory(settings))
 
 
 def cmd_serve(args, settings: Settings) -> None:
@@ -70,7 +90,7 @@ def cmd_create_admin(args, settings: Settings) -> None:
 def cmd_reindex(args, settings: Settings) -> None:
     from app.matching.keeper import IndexKeeper
 
-    factory = make_session_factory(make_engine(settings.resolved_database_url))
+    factory = _ready_session_factory(settings)
     settings.encoder_threads = os.cpu_count() or 1  # nothing else runs: use every core
     keeper = IndexKeeper.open(settings, factory, fresh=True)
     total = keeper.rebuild(show_progress=True)
@@ -88,7 +108,7 @@ def cmd_import(args, settings: Settings) -> None:
     from app.imports.models import ImportJob
     from app.organizations.models import Organization
 
-    factory = make_session_factory(make_engine(settings.resolved_database_url))
+    factory = _ready_session_factory(settings)
     path = Path(args.file)
     mode = "dry_run" if args.dry_run else "commit"
     try:
@@ -189,8 +209,13 @@ def main(argv: list[str] | None = None) -> None:
         level=settings.log_level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # FAISS logs each CPU-specific build it tries (AVX512 missing, …) at INFO: noise, not errors.
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     try:
         args.run(args, settings)
+    except CommandError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
     except Exception as error:  # the command line shows a message, not a traceback
         from pydantic import ValidationError
 

@@ -70,3 +70,9 @@ def test_missing_and_malformed_keys(world):
     assert world.client.get("/api/v1/demands", headers={"Authorization": "Basic abc"}).status_code == 401
     assert world.client.get("/api/v1/codes").status_code == 200
     assert world.client.get("/api/v1/health").json()["status"] == "ok"
+
+
+def test_kinds_may_be_sent_as_their_chinese_labels(world):
+    response = world.client.post("/api/v1/organizations", json={"name": "长春某科技有限公司", "kind": "企业"}, headers=world.admin)
+    assert response.status_code == 201, response.text
+    assert response.json()["kind"] == "enterprise"

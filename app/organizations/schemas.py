@@ -7,17 +7,23 @@ from pydantic import (
     AfterValidator,
     AliasChoices,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     computed_field,
 )
 
-from app.catalog.codes import ORGANIZATION_KINDS
+from app.catalog.codes import ORGANIZATION_KINDS, to_code
 from app.catalog.identifiers import credit_code_problem
 from app.catalog.regions import Region
 from app.schemas import Contact, RegionCode
 
-OrganizationKind = Literal[tuple(ORGANIZATION_KINDS)]
+def _kind_code(value: object) -> object:
+    """A kind given as its Chinese label (企业) becomes its code, as every code list accepts."""
+    return (to_code(value, ORGANIZATION_KINDS) or value) if isinstance(value, str) else value
+
+
+OrganizationKind = Annotated[Literal[tuple(ORGANIZATION_KINDS)], BeforeValidator(_kind_code)]
 
 
 def _credit_code(value: str | None) -> str | None:
