@@ -67,6 +67,7 @@ class LiveService:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = data_dir / "service.log"
         with open(self.log_path, "ab") as log:
+            self._log_start = log.tell()  # services may share a data directory one after another
             self.process = subprocess.Popen([BIN / "techmatch", "serve"], env=self.env, stdout=log, stderr=log)
         self.url = f"http://127.0.0.1:{self.port}/api/v1"
         deadline = time.monotonic() + start_seconds
@@ -76,13 +77,23 @@ class LiveService:
                 return
             except httpx.TransportError:
                 if self.process.poll() is not None:
-                    raise RuntimeError(f"service exited with {self.process.returncode}:\n{self.log_tail()}")
+                    raise RuntimeError(f"service exited with {self.process.returncode}:\n{self.log_tail()}") from None
                 time.sleep(0.2)
         self.stop(signal.SIGKILL)
         raise RuntimeError(f"service did not answer within {start_seconds} s:\n{self.log_tail()}")
 
+    def log(self) -> str:
+        """What this service has logged so far."""
+        with open(self.log_path, "rb") as log:
+            log.seek(self._log_start)
+            return log.read().decode(errors="replace")
+
     def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(self.log().splitlines()[-lines:])
+
+    def pending(self) -> int:
+        """Committed changes the matching index has not applied yet."""
+        return sum(side["pending"] for side in httpx.get(f"{self.url}/health", timeout=30).json()["index"].values())
 
     def wait_indexed(self, seconds: float = 600) -> dict:
         """Wait until the matching index has applied every committed change; returns the last health body."""
@@ -95,8 +106,10 @@ class LiveService:
                 raise TimeoutError(f"index still behind after {seconds} s: {health['index']}")
             time.sleep(0.5)
 
-    def stop(self, sig=signal.SIGTERM, *, seconds: float = 60) -> None:
-        """Send `sig`; a service still running after `seconds` is killed, so no test leaves one behind."""
+    def stop(self, sig=signal.SIGTERM, *, seconds: float = 60) -> float:
+        """Send `sig` and return how long the exit took; a service still running after `seconds` is
+        killed, so no test leaves one behind."""
+        started = time.monotonic()
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
@@ -104,6 +117,7 @@ class LiveService:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        return time.monotonic() - started
 
     def __enter__(self) -> "LiveService":
         return self

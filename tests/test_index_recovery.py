@@ -9,16 +9,14 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 from conftest import issue_admin_key, new_database
+from live_service import BIN, LiveService
 from payloads import achievement
 
 from app import migrations
@@ -34,48 +32,11 @@ from app.organizations import service as organizations
 from app.organizations.schemas import OrganizationCreate
 
 pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Service:
-    """`techmatch serve` in a child process; its index worker never saves on its own."""
-
-    def __init__(self, env: dict):
-        self.port = free_port()
-        self.env = {**env, "TECHMATCH_PORT": str(self.port), "TECHMATCH_INDEX_WORKER_SECONDS": "3600"}
-        self.stderr = tempfile.TemporaryFile("w+")  # a file, not a pipe: a full pipe would block the service
-        self.process = subprocess.Popen([BIN / "techmatch", "serve"], env=self.env, stderr=self.stderr, text=True)
-        self.url = f"http://127.0.0.1:{self.port}/api/v1"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{self.url}/health", timeout=1)
-                return
-            except httpx.TransportError:
-                if self.process.poll() is not None:
-                    raise RuntimeError(self.log())
-                time.sleep(0.2)
-        raise RuntimeError("service did not start")
-
-    def log(self) -> str:
-        self.stderr.seek(0)
-        return self.stderr.read()
-
-    def pending(self) -> int:
-        return sum(side["pending"] for side in httpx.get(f"{self.url}/health", timeout=10).json()["index"].values())
-
-    def stop(self, sig=signal.SIGTERM) -> float:
-        """Send `sig` and wait for the exit; returns the seconds it took."""
-        started = time.monotonic()
-        self.process.send_signal(sig)
-        self.process.wait(timeout=60)
-        return time.monotonic() - started
+def Service(environment: dict) -> LiveService:
+    """`techmatch serve` in a child process whose index worker never saves on its own."""
+    return LiveService({**environment, "TECHMATCH_INDEX_WORKER_SECONDS": "3600"})
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -109,7 +70,9 @@ def test_kill_between_commit_and_save_then_recover(environment):
     second = Service(environment)
     new = httpx.post(
         f"{second.url}/achievements",
-        json=achievement(title="寒地玉米秸秆快速腐解菌剂", abstract="筛选耐低温秸秆降解菌群，低温下秸秆腐解率提高百分之三十。", status="published"),
+        json=achievement(
+            title="寒地玉米秸秆快速腐解菌剂", abstract="筛选耐低温秸秆降解菌群，低温下秸秆腐解率提高百分之三十。", status="published"
+        ),
         headers=owner,
         timeout=30,
     ).json()

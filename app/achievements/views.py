@@ -1,4 +1,15 @@
-"""Routes for achievements: /api/v1/achievements."""
+"""Routes for achievements, built by `app.listings.views.build_router` (the same rules for both lists):
+
+    POST   /api/v1/achievements
+    GET    /api/v1/achievements
+    GET    /api/v1/achievements/{record_id}
+    PATCH  /api/v1/achievements/{record_id}
+    DELETE /api/v1/achievements/{record_id}
+    POST   /api/v1/achievements/{record_id}/publish
+    POST   /api/v1/achievements/{record_id}/close
+    POST   /api/v1/achievements/{record_id}/withdraw
+    GET    /api/v1/achievements/{record_id}/history
+"""
 
 from app.achievements.models import Achievement
 from app.achievements.schemas import (

@@ -1,4 +1,8 @@
-"""Routes for exports: /api/v1/exports/{demands,achievements} and /api/v1/exports/annual.
+"""Routes for exports:
+
+    GET /api/v1/exports/demands        the demand list with the list filters, .xlsx or .csv
+    GET /api/v1/exports/achievements   the achievement list likewise
+    GET /api/v1/exports/annual         one side's annual list (年度清单), .xlsx
 
 No `from __future__ import annotations`: the query models are built at import time and
 FastAPI must see them as objects.

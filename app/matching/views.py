@@ -1,4 +1,9 @@
-"""Routes for matching: by record in both directions, and by free text."""
+"""Routes for matching: by record in both directions, and by free text.
+
+    GET  /api/v1/demands/{record_id}/matches        achievements for a demand
+    GET  /api/v1/achievements/{record_id}/matches   demands for an achievement
+    POST /api/v1/match                              free text against either list
+"""
 
 from typing import Annotated, Any
 
