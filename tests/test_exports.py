@@ -121,6 +121,7 @@ def test_edited_export_updates_the_same_records(world):
 
     job = run(world, "demands", edited(content, edit_closed))
     assert (job["updated"], job["failed"]) == (1, 1)  # the title of `renamed` goes back
+    assert job["errors"][0]["column"] == "需求名称"
     assert job["errors"][0]["reason"].startswith("「已关闭」状态的记录不能再修改（title）")
 
 

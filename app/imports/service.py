@@ -301,7 +301,7 @@ def apply_row(session: Session, importer: _Importer, row: Row) -> tuple[str, lis
     if changed:
         if record.status not in record.lifecycle.editable:
             raise RowProblem(
-                "",
+                next(iter(changed)),
                 reasons.both(
                     f"「{_label(record.status)}」状态的记录不能再修改（{'、'.join(changed)}）",
                     f"a {record.status} {record.entity_type} can no longer be edited",
