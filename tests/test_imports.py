@@ -120,6 +120,13 @@ def test_every_bad_row_kind_names_its_row_and_column(world):
         (4, "所属领域"), (5, "榜额(万元)"), (6, "截止日期"), (7, "联系电话"), (8, "需求名称"), (9, "需求描述"), (10, "原系统编号"), (11, "所在地区"),
     }, job["errors"]
     assert (job["created"], job["failed"]) == (3, 8)
+    # reasons in Chinese first, the API's English after
+    reasons = {e["column"]: e["reason"] for e in job["errors"]}
+    assert reasons["需求描述"] == "必填项缺失 / Field required"
+    assert reasons["需求名称"].startswith("内容过长（最多 200 个字符） / String should have at most 200 characters")
+    assert reasons["榜额(万元)"] == "不是数字 / '两百' is not a number"
+    assert reasons["所属领域"].startswith("取值无效 / unknown field code '不存在的领域'")
+    assert reasons["原系统编号"] == "原系统编号 D-1 在第 3 行已出现 / 原系统编号 'D-1' already used on row 3"
     records = {r["title"]: r for r in listed(world, "demands")}
     assert records["冬季续航衰减问题1"]["reward"] == 2_000_000  # the formula's value, in yuan
     assert records["冬季续航衰减问题1"]["status"] == "published"
@@ -159,7 +166,7 @@ def test_gbk_csv_dry_run_writes_nothing_and_commit_imports(world, app):
     job = run(world, "achievements", content, "成果.csv", key=world.uni, mode="dry_run")
     assert (job["status"], job["created"], job["failed"]) == ("done", 2, 1)
     assert [(error["row"], error["column"]) for error in job["errors"]] == [(4, "成熟度")]
-    assert "unknown maturity '成熟得很'" in job["errors"][0]["reason"]
+    assert job["errors"][0]["reason"].startswith("取值无效 / unknown maturity '成熟得很'")
     assert without_jobs(database_fingerprint(app)) == without_jobs(before)
 
     job = run(world, "achievements", content, "成果.csv", key=world.uni, mode="commit")
@@ -240,16 +247,54 @@ def test_interrupted_job_keeps_whole_chunks_and_resumes_on_the_next_start(world,
     assert [r["title"] for r in listed(world, "demands")] == [f"冬季续航衰减问题{n}" for n in range(1, 6)]
 
 
-def test_template_has_headers_example_and_code_lists_and_imports_back(world):
+def test_template_imports_no_row_and_its_example_imports_when_copied(world):
     for side, title in (("demands", "需求名称*"), ("achievements", "成果名称*")):
         response = world.client.get("/api/v1/imports/template", params={"side": side}, headers=world.uni)
         assert response.status_code == 200
         workbook = load_workbook(io.BytesIO(response.content))
-        sheet = workbook["导入"]
-        assert title in [c.value for c in sheet[1]]
+        assert workbook.sheetnames == ["导入", "填写说明", "代码表"]
+        sheet, guide = workbook["导入"], workbook["填写说明"]
+        assert title in [c.value for c in sheet[1]] and sheet.max_row == 1
         assert len(sheet.data_validations.dataValidation) >= 2
-        job = run(world, side, response.content, key=world.uni, mode="dry_run")
+        job = run(world, side, response.content, key=world.uni)
+        assert (job["status"], job["total_rows"], job["created"], job["failed"]) == ("done", 0, 0, 0), job
+        # the example on the 填写说明 sheet, pasted into the 导入 sheet, is a valid row
+        header, example = [[c.value for c in row] for row in guide.iter_rows(min_row=guide.max_row - 1)]
+        assert header == [c.value for c in sheet[1]] and "JL-2026-0001" in example
+        sheet.append(example)
+        buffer = io.BytesIO()
+        workbook.save(buffer)
+        job = run(world, side, buffer.getvalue(), key=world.uni, mode="dry_run")
         assert (job["created"], job["failed"]) == (1, 0), job["errors"]
+
+
+def test_exported_statuses_are_accepted_or_noted_never_refused(world):
+    header = DEMAND_HEADER + ["状态"]
+    rows = [
+        header,
+        demand_row(1) + ["已发布"],  # row 2: published
+        demand_row(2) + ["草稿"],  # row 3: a draft
+        demand_row(3) + ["已验收"],  # row 4: a state an import cannot set: a draft, with a note
+        demand_row(4) + ["进行中"],  # row 5: likewise
+        demand_row(5) + ["还行吧"],  # row 6: not a status at all: a row error
+    ]
+    job = run(world, "demands", xlsx(rows))
+    assert (job["created"], job["failed"]) == (4, 1), job["errors"]
+    assert [(e["row"], e["column"]) for e in job["errors"]] == [(6, "状态")]
+    assert job["errors"][0]["reason"].startswith("不认识的状态（可填 发布、草稿、已关闭")
+    assert [(n["row"], n["column"]) for n in job["notes"]] == [(4, "状态"), (5, "状态")]
+    assert job["notes"][0]["reason"].startswith("状态「已验收」不能由导入设置：新记录已存为草稿")
+    statuses = [r["status"] for r in listed(world, "demands")]
+    assert statuses == ["published", "draft", "draft", "draft"]
+
+    # on re-import: a draft may be published; any other state is kept, with a note, never a failure
+    rows = [header, demand_row(1) + ["草稿"], demand_row(2) + ["发布"], demand_row(3) + ["已关闭"], demand_row(4) + ["草稿"]]
+    job = run(world, "demands", xlsx(rows))
+    assert (job["created"], job["updated"], job["skipped"], job["failed"]) == (0, 1, 3, 0), job["errors"]
+    assert [n["row"] for n in job["notes"]] == [2, 4]
+    assert job["notes"][0]["reason"].startswith("状态「草稿」未导入：导入不改变记录状态，记录仍为「发布」")
+    statuses = [r["status"] for r in listed(world, "demands")]
+    assert statuses == ["published", "published", "draft", "draft"]
 
 
 @pytest.mark.slow

@@ -121,13 +121,14 @@ def test_a_demand_from_draft_to_completed_and_a_signed_pair_show_in_the_statisti
     sheet = ok(world.client.get(f"{API}/stats", params={"format": "csv"}, headers=world.reader))
     assert sheet.headers["content-type"].startswith("text/csv") and sheet.content.startswith("\ufeff".encode())
     rows = [line.split(",") for line in sheet.content.decode("utf-8-sig").splitlines()]
-    assert rows[0] == ["metric", "dimension", "value"]
+    assert rows[0] == ["指标", "维度", "数值", "metric", "dimension"]
     for row in (
-        ["records_added", "demand/by_field/automotive", "1"],
-        ["proposals", "per_demand_average", "1.5"],
-        ["awards", "average_days_to_award", "10.0"],
-        ["matches", "signed", "1"],
-        ["contracts", "by_type/licensing/amount", "1200000"],
+        ["新发布记录", "技术需求/按领域/汽车及零部件", "1", "records_added", "demand/by_field/automotive"],
+        ["揭榜方案", "每项需求平均方案数", "1.5", "proposals", "per_demand_average"],
+        ["揭榜方案", "每项需求方案数分布/2", "1", "proposals", "per_demand_distribution/2"],
+        ["授榜", "发布到授榜平均天数", "10.0", "awards", "average_days_to_award"],
+        ["撮合推荐", "签约", "1", "matches", "signed"],
+        ["技术合同", "按合同类型/技术许可/金额(元)", "1200000", "contracts", "by_type/licensing/amount"],
     ):
         assert row in rows, row
     assert len(rows) == 1 + 6 + 4 + 5 + 3 + 5 + 12  # the header, then every number of the JSON once

@@ -5,8 +5,10 @@
 province–city–county network can filter at any level with one indexed equality.
 """
 
+import csv
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 PROVINCES: dict[str, str] = {
     "11": "北京市", "12": "天津市", "13": "河北省", "14": "山西省", "15": "内蒙古自治区",
@@ -18,17 +20,32 @@ PROVINCES: dict[str, str] = {
     "65": "新疆维吾尔自治区", "71": "台湾省", "81": "香港特别行政区", "82": "澳门特别行政区",
 }
 
+DIVISIONS_FILE = Path(__file__).with_name("divisions_22.csv")
+
+
+def _load_divisions(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Names below province level (cities by their 4-digit prefix, counties by their 6-digit code)
+    and the short names offices write, from a GB/T 2260 table (`#` lines are its header comment).
+
+    Returns (names, aliases) where `aliases` maps "<parent prefix>:<alias>" to a code key of `names`
+    (or to a 2-digit province prefix), so an alias is looked up within its parent only.
+    """
+    names: dict[str, str] = {}
+    aliases: dict[str, str] = {}
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    for row in csv.DictReader(lines):
+        code = row["code"]
+        key = code[:2] if code[2:] == "0000" else code[:4] if code[4:] == "00" else code
+        if len(key) > 2:
+            names[key] = row["name"]
+        parent = key[:-2] if len(key) > 2 else ""
+        for alias in filter(None, (row["aliases"] or "").split(";")):
+            aliases[f"{parent}:{alias}"] = key
+    return names, aliases
+
+
 # Names below province level, for the home province; other codes are accepted without a name.
-NAMES: dict[str, str] = {
-    "2201": "长春市", "2202": "吉林市", "2203": "四平市", "2204": "辽源市", "2205": "通化市",
-    "2206": "白山市", "2207": "松原市", "2208": "白城市", "2224": "延边朝鲜族自治州",
-    "220102": "南关区", "220103": "宽城区", "220104": "朝阳区", "220105": "二道区",
-    "220106": "绿园区", "220112": "双阳区", "220113": "九台区", "220122": "农安县",
-    "220182": "榆树市", "220183": "德惠市", "220184": "公主岭市",
-    "220202": "昌邑区", "220203": "龙潭区", "220204": "船营区", "220211": "丰满区",
-    "220502": "东昌区", "220581": "梅河口市", "220582": "集安市",
-    "222401": "延吉市", "222402": "图们市", "222403": "敦化市", "222405": "龙井市",
-}
+NAMES, _ALIASES = _load_divisions(DIVISIONS_FILE)
 
 _CODE = re.compile(r"^\d{6}$")
 
@@ -77,19 +94,18 @@ def parse_region(value: str) -> Region:
 
 
 def _region_from_names(path: str) -> Region:
+    """Each part is an official name or a short name of the table (吉林省/长春市/净月区, 吉林/长春/净月)."""
     parts = [p for p in re.split(r"[/／\s]+", path) if p]
     if not parts:
         raise ValueError("region is empty")
-    province = next((c for c, n in PROVINCES.items() if n == parts[0]), None)
+    province = next((c for c, n in PROVINCES.items() if n == parts[0]), None) or _ALIASES.get(f":{parts[0]}")
     if province is None:
         raise ValueError(f"region {path!r}: unknown province {parts[0]!r}; give a 6-digit code")
     code = province + "0000"
     for depth, name in enumerate(parts[1:3], start=1):
-        width = 2 + 2 * depth
-        match = next(
-            (c for c, n in NAMES.items() if n == name and len(c) == width and c.startswith(code[: width - 2])),
-            None,
-        )
+        parent = code[: 2 * depth]
+        match = next((c for c, n in NAMES.items() if n == name and len(c) == 2 + 2 * depth and c.startswith(parent)), None)
+        match = match or _ALIASES.get(f"{parent}:{name}")
         if match is None:
             raise ValueError(f"region {path!r}: unknown place {name!r}; give a 6-digit code")
         code = match.ljust(6, "0")

@@ -114,7 +114,7 @@ def write_annual(session: Session, *, model, side: str, year: int, path: Path) -
             records = {r.id: r for r in session.scalars(select(model).where(model.id.in_(chunk)))}
             for values in export.rows(session, side, (records[i] for i in chunk)):
                 number += 1
-                sheet.append([number, FIELDS.get(field, field)] + [export.xlsx_value(v) for v in values])
+                sheet.append(export.xlsx_cells(sheet, [number, FIELDS.get(field, field), *values]))
             session.expunge_all()
     workbook.save(path)
     return path

@@ -1,8 +1,9 @@
 """Writing records as spreadsheet rows, with the importer's own headers, so an export imports back.
 
-Codes are written as their Chinese labels, amounts in 万元, regions as name paths when the
-names are known (else the code), lists joined with "；"; `原系统编号` carries the record's
-import link, when it has one.
+The first column, 编号, is the record's id: importing the file back updates those very
+records. Codes are written as their Chinese labels, amounts in 万元, dates as date cells
+(yyyy-mm-dd), regions as name paths when the names are known (else the code), lists joined
+with "；"; `原系统编号` carries the record's import link, when it has one.
 """
 
 import csv
@@ -20,18 +21,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.catalog.regions import Region, parse_region
-from app.imports.columns import COLUMNS, STATUS_LABELS, WAN, Column
+from app.clock import CHINA_TZ
+from app.imports.columns import COLUMNS, DATE_FORMAT, ID_COLUMN, STATUS_LABELS, WAN, Column
 from app.imports.models import ImportLink
 
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-ID_HEADER = "编号"
 BATCH = 500
 
 
 def headers(side: str) -> list[str]:
-    """编号 (ignored by the importer), then the import columns."""
-    return [ID_HEADER] + [c.header for c in COLUMNS[side]]
+    """编号 (the record id, which the importer reads to update the record), then the import columns."""
+    return [ID_COLUMN.header] + [c.header for c in COLUMNS[side]]
 
 
 def region_text(code: str | None) -> str:
@@ -126,7 +127,7 @@ def styled_sheet(workbook: Workbook, title: str, names: list[str], widths: list[
 
 
 def widths(side: str) -> list[int]:
-    return [8] + [c.width for c in COLUMNS[side]]
+    return [ID_COLUMN.width] + [c.width for c in COLUMNS[side]]
 
 
 def write_xlsx(session: Session, side: str, records: Iterable, path: Path, title: str) -> Path:
@@ -134,14 +135,24 @@ def write_xlsx(session: Session, side: str, records: Iterable, path: Path, title
     workbook = Workbook(write_only=True)
     sheet = styled_sheet(workbook, title, headers(side), widths(side))
     for values in rows(session, side, records):
-        sheet.append([xlsx_value(v) for v in values])
+        sheet.append(xlsx_cells(sheet, values))
     workbook.save(path)
     return path
 
 
-def xlsx_value(value):
-    """Dates as datetimes, which openpyxl writes as date cells."""
-    return datetime(value.year, value.month, value.day) if type(value) is date else value
+def xlsx_cells(sheet, values: list) -> list:
+    """The values as a write-only row: dates (and timestamps, by their China-time day) become date
+    cells shown as yyyy-mm-dd, which Excel sorts and filters as dates and the importer reads back."""
+    cells = []
+    for value in values:
+        if isinstance(value, datetime):
+            value = value.astimezone(CHINA_TZ).date() if value.tzinfo else value.date()
+        if isinstance(value, date):
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.number_format = DATE_FORMAT
+            value = cell
+        cells.append(value)
+    return cells
 
 
 def csv_chunks(session: Session, side: str, records: Iterable, *, rows_per_chunk: int = 500) -> Iterator[bytes]:

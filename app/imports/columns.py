@@ -12,9 +12,18 @@ from app.catalog.codes import COOPERATION_MODES, FIELDS, MATURITY
 from app.demands.schemas import DemandCreate
 
 WAN = 10_000  # 万元 → 元
+DATE_FORMAT = "yyyy-mm-dd"  # how date cells show in the template and the exports
+# The label the export writes for each life-cycle state (both sides' states).
 STATUS_LABELS = {
     "published": "发布", "draft": "草稿", "closed": "已关闭", "withdrawn": "已撤回",
     "in_progress": "揭榜中", "completed": "已验收", "failed": "未通过", "terminated": "已终止",
+}
+# What the importer reads in a 状态 cell: the codes, the export's labels and the other words offices use.
+STATUS_CODES = {
+    **{code: code for code in STATUS_LABELS},
+    **{label: code for code, label in STATUS_LABELS.items()},
+    "已发布": "published", "发布中": "published", "进行中": "in_progress", "已揭榜": "in_progress",
+    "验收通过": "completed", "已完成": "completed", "验收未通过": "failed", "关闭": "closed", "撤回": "withdrawn",
 }
 
 
@@ -24,7 +33,7 @@ class Column:
 
     Kinds: text, list (split on ；;，,、 and line breaks), words (also split on spaces), codes
     (a list of codes or labels), code, wan (万元, stored in yuan), int, date, bool, status,
-    external (原系统编号).
+    external (原系统编号), record_id (编号, our own id, which the export writes first).
     """
 
     header: str
@@ -35,6 +44,8 @@ class Column:
     example: object = None
 
 
+# The record's id: written by the export, read by the importer to update that very record.
+ID_COLUMN = Column("编号", "id", "record_id", width=8)
 _COMMON_HEAD = [Column("原系统编号", "external_code", "external", width=14, example="JL-2026-0001")]
 _COMMON_TAIL = [
     Column("所属领域", "fields", "codes", FIELDS, 20),
@@ -85,7 +96,6 @@ ACHIEVEMENT_COLUMNS = [
 ]
 
 
-
 def _in_schema(columns: list[Column], schema) -> list[Column]:
     """The columns whose field the side's Create schema accepts (and 原系统编号)."""
     return [c for c in columns if c.kind == "external" or c.key.split(".")[0] in schema.model_fields]
@@ -124,7 +134,7 @@ def header_map(side: str) -> dict[str, Column]:
     English amount names (`reward`, `price_min`, …) are in yuan, like the API; 万元 headers are scaled.
     """
     columns = COLUMNS[side]
-    mapping: dict[str, Column] = {}
+    mapping: dict[str, Column] = {ID_COLUMN.header: ID_COLUMN, ID_COLUMN.key: ID_COLUMN}
     by_key = {c.key: c for c in columns}
     for column in columns:
         mapping[normalize_header(column.header)] = column

@@ -13,7 +13,9 @@ class ImportJob(Base):
 
     `processed_rows` counts the data rows whose outcome is committed; it moves in the same
     transaction as the rows themselves, so a job interrupted by a crash resumes right after
-    its last committed chunk.
+    its last committed chunk. `errors` is the whole row report: the bad rows, and notes
+    (`"note": true`) on cells of imported rows that were read but not applied (a 状态 the
+    import may not set).
     """
 
     __tablename__ = "import_jobs"
@@ -38,6 +40,14 @@ class ImportJob(Base):
     ignored_columns: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def row_errors(self) -> list[dict]:
+        return [entry for entry in self.errors if not entry.get("note")]
+
+    @property
+    def row_notes(self) -> list[dict]:
+        return [entry for entry in self.errors if entry.get("note")]
 
 
 class ImportLink(Base):

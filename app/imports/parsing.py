@@ -18,7 +18,9 @@ from xml.etree.ElementTree import iterparse
 from openpyxl import load_workbook
 from openpyxl.utils.cell import range_boundaries
 
-from app.imports.columns import PRICE, WAN, Column, header_map, normalize_header
+from app.imports.columns import PRICE, STATUS_CODES, STATUS_LABELS, WAN, Column, header_map, normalize_header
+from app.imports.reasons import both
+from app.schemas import MAX_ID
 
 MAX_EXTERNAL_CODE = 64
 FORMATS = (".xlsx", ".csv")
@@ -27,7 +29,6 @@ _WORD_SPLIT = re.compile(r"[；;，,、\s]+")
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d")
 _TRUE = {"是", "true", "1", "y", "yes", "面议"}
 _FALSE = {"否", "false", "0", "n", "no", ""}
-_STATUS = {"发布": "published", "已发布": "published", "published": "published", "草稿": "draft", "draft": "draft"}
 
 
 class FileProblem(ValueError):
@@ -169,10 +170,10 @@ def _amount(value) -> int:
     try:
         number = Decimal(text)
     except InvalidOperation:
-        raise CellProblem(f"{_text(value)!r} is not a number") from None
+        raise CellProblem(both("不是数字", f"{_text(value)!r} is not a number")) from None
     yuan = number * WAN
     if yuan != yuan.to_integral_value():
-        raise CellProblem(f"{_text(value)} 万元 is not a whole number of yuan")
+        raise CellProblem(both("金额须精确到元", f"{_text(value)} 万元 is not a whole number of yuan"))
     return int(yuan)
 
 
@@ -184,8 +185,13 @@ def read_cell(column: Column, value):
     if kind == "external":
         code = _text(value)
         if len(code) > MAX_EXTERNAL_CODE:
-            raise CellProblem(f"at most {MAX_EXTERNAL_CODE} characters")
+            raise CellProblem(both(f"最多 {MAX_EXTERNAL_CODE} 个字符", f"at most {MAX_EXTERNAL_CODE} characters"))
         return code
+    if kind == "record_id":
+        text = _text(value)
+        if not re.fullmatch(r"\d+", text) or not 1 <= int(text) <= MAX_ID:
+            raise CellProblem(both("编号应为系统导出的记录编号（正整数）", f"{text!r} is not a record id"))
+        return int(text)
     if kind in ("list", "codes"):
         return [part.strip() for part in _LIST_SPLIT.split(_text(value)) if part.strip()]
     if kind == "words":
@@ -198,7 +204,7 @@ def read_cell(column: Column, value):
     if kind == "int":
         text = _text(value).replace(",", "")
         if not re.fullmatch(r"-?\d+", text):
-            raise CellProblem(f"{text!r} is not a whole number")
+            raise CellProblem(both("不是整数", f"{text!r} is not a whole number"))
         return int(text)
     if kind == "date":
         if isinstance(value, datetime):
@@ -211,34 +217,43 @@ def read_cell(column: Column, value):
                 return datetime.strptime(text, fmt).date()
             except ValueError:
                 continue
-        raise CellProblem(f"{text!r} is not a date (2027-06-30)")
+        raise CellProblem(both("不是日期（例如 2027-06-30）", f"{text!r} is not a date (2027-06-30)"))
     if kind == "bool":
         text = _text(value).lower()
         if text in _TRUE:
             return True
         if text in _FALSE:
             return False
-        raise CellProblem(f"{text!r} is not 是 or 否")
+        raise CellProblem(both("应填“是”或“否”", f"{text!r} is not 是 or 否"))
     if kind == "status":
         text = _text(value)
-        return _STATUS.get(text.lower(), text)
+        if text.lower() not in STATUS_CODES:
+            labels = "、".join(dict.fromkeys(STATUS_LABELS.values()))
+            raise CellProblem(both(f"不认识的状态（可填 {labels}）", f"unknown status {text!r}"))
+        return STATUS_CODES[text.lower()]
     raise AssertionError(kind)
 
 
 @dataclass
 class ParsedRow:
-    """One data row: its body for the Create schema, its external code, and what could not be read."""
+    """One data row: its body for the Create schema, the record it names, and what could not be read.
+
+    `status` is the state its 状态 cell names (None without one). The body asks for a published
+    record unless the cell says 草稿 or names a state a new record cannot start in (then a draft).
+    """
 
     number: int
     body: dict
     external_code: str | None
+    record_id: int | None
+    status: str | None
     errors: list[dict]
     headers: dict[str, str]  # API field → the file's header, to name columns in errors
 
 
 def parse_row(sheet: Sheet, number: int, values: list) -> ParsedRow:
-    body: dict = {"status": "published"}
-    external_code = None
+    body: dict = {}
+    external_code = record_id = status = None
     errors: list[dict] = []
     headers: dict[str, str] = {}
     for index, column in enumerate(sheet.columns):
@@ -258,6 +273,10 @@ def parse_row(sheet: Sheet, number: int, values: list) -> ParsedRow:
             continue
         if column.kind == "external":
             external_code = parsed
+        elif column.kind == "record_id":
+            record_id = parsed
+        elif column.kind == "status":
+            status = parsed
         elif column is PRICE:
             body["price_min"], body["price_max"] = parsed
         elif "." in column.key:
@@ -265,7 +284,8 @@ def parse_row(sheet: Sheet, number: int, values: list) -> ParsedRow:
             body.setdefault(outer, {})[inner] = parsed
         else:
             body[column.key] = parsed
-    return ParsedRow(number, body, external_code, errors, headers)
+    body["status"] = "published" if status in (None, "published") else "draft"
+    return ParsedRow(number, body, external_code, record_id, status, errors, headers)
 
 
 def column_of(loc: tuple | list, headers: dict[str, str]) -> str:

@@ -31,9 +31,14 @@ class ImportJobRead(BaseModel):
     processed_rows: int
     created: int
     updated: int
-    skipped: int = Field(description="rows unchanged since their last import")
+    skipped: int = Field(description="rows whose record they name is unchanged (by 编号), or unchanged since their last import")
     failed: int
-    errors: list[RowError] = Field(description="every bad row (at most 10,000 listed)")
+    errors: list[RowError] = Field(
+        validation_alias="row_errors", description="every bad row, reason in Chinese then English (at most 10,000 entries with the notes)"
+    )
+    notes: list[RowError] = Field(
+        validation_alias="row_notes", description="cells of imported rows that were not applied, e.g. a 状态 an import may not set"
+    )
     ignored_columns: list[str] = Field(description="columns the importer does not know; their cells are not read")
     created_at: datetime
     updated_at: datetime

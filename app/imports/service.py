@@ -22,6 +22,7 @@ from itertools import islice
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,13 +30,15 @@ from app.achievements.models import Achievement
 from app.achievements.schemas import AchievementCreate, AchievementUpdate
 from app.auth import Principal
 from app.config import Settings
-from app.database import session_scope, utcnow
+from app.database import lock_row, session_scope, utcnow
 from app.demands.models import Demand
 from app.demands.schemas import DemandCreate, DemandUpdate
 from app.errors import AppError, InvalidInput, NotFound
-from app.imports import parsing
+from app.imports import parsing, reasons
+from app.imports.columns import STATUS_LABELS
 from app.imports.models import ImportJob, ImportLink
 from app.listings import service as listings
+from app.listings.models import ListingColumns
 
 log = logging.getLogger("techmatch.imports")
 
@@ -45,7 +48,7 @@ MAX_STORED_ERRORS = 10_000
 
 @dataclass(frozen=True)
 class Side:
-    model: type
+    model: type[ListingColumns]
     create: type[BaseModel]
     update: type[BaseModel]
 
@@ -125,6 +128,24 @@ class _Tally:
         job.updated_at = utcnow()
 
 
+class RowProblem(Exception):
+    """A valid row that cannot be applied (its 编号 names no record of the importer's, …): a row error."""
+
+    def __init__(self, column_key: str, reason: str):
+        super().__init__(reason)
+        self.column_key, self.reason = column_key, reason
+
+
+@dataclass(frozen=True)
+class Row:
+    """One valid row: the Create body and what names its record (编号, 原系统编号) and its 状态 cell."""
+
+    data: BaseModel
+    code: str | None
+    record_id: int | None
+    status: str | None
+
+
 class _Importer:
     """The rows of one job, applied with the job's principal."""
 
@@ -136,13 +157,18 @@ class _Importer:
         self.sheet = sheet
         self.present = {c.key.split(".")[0] for c in sheet.columns if c is not None}
         self.present |= {"price_min", "price_max"} if "price" in self.present else set()
-        self.seen: dict[str, int] = {}  # external code → first row, to refuse a code twice in one file
+        self.seen: dict[tuple[str, object], int] = {}  # (column key, 编号 or 原系统编号) → first row, to refuse one twice
+
+    @staticmethod
+    def _names(parsed: parsing.ParsedRow) -> list[tuple[str, object]]:
+        return [(key, value) for key, value in (("id", parsed.record_id), ("external_code", parsed.external_code)) if value]
 
     def remember(self, number: int, values: list) -> None:
-        """Note a row's external code without importing it (rows committed before a resume)."""
+        """Note a row's 编号 and 原系统编号 without importing it (rows committed before a resume)."""
         parsed = parsing.parse_row(self.sheet, number, values)
-        if parsed.external_code and not parsed.errors:
-            self.seen.setdefault(parsed.external_code, number)
+        if not parsed.errors:
+            for name in self._names(parsed):
+                self.seen.setdefault(name, number)
 
     def apply(self, session: Session, number: int, values: list, tally: _Tally) -> None:
         """Validate one row and write it in a savepoint; the outcome goes into `tally`."""
@@ -154,28 +180,34 @@ class _Importer:
                 data = self.side.create.model_validate(parsed.body)
             except ValidationError as error:
                 errors = [
-                    {"row": number, "column": parsing.column_of(e["loc"], parsed.headers), "reason": e["msg"]}
+                    {"row": number, "column": parsing.column_of(e["loc"], parsed.headers), "reason": reasons.of_validation(e)}
                     for e in error.errors()
                 ]
-        code = parsed.external_code
-        if not errors and code:
-            first = self.seen.setdefault(code, number)
-            if first != number:
-                reason = f"原系统编号 {code!r} already used on row {first}"
-                errors = [{"row": number, "column": parsed.headers.get("external_code", ""), "reason": reason}]
-        if errors:
+        if not errors:
+            for key, value in self._names(parsed):
+                first = self.seen.setdefault((key, value), number)
+                if first != number:
+                    header = parsed.headers.get(key, "")
+                    reason = reasons.both(f"{header} {value} 在第 {first} 行已出现", f"{header} {value!r} already used on row {first}")
+                    errors = [{"row": number, "column": header, "reason": reason}]
+        if errors or data is None:
             tally.failed += 1
             tally.errors.extend(errors)
             return
         try:
             with session.begin_nested():
-                outcome = apply_row(session, self, data, code)
+                outcome, notes = apply_row(session, self, Row(data, parsed.external_code, parsed.record_id, parsed.status))
+        except RowProblem as problem:
+            tally.failed += 1
+            tally.errors.append({"row": number, "column": parsed.headers.get(problem.column_key, ""), "reason": problem.reason})
+            return
         except AppError as error:
             column = parsing.column_of(error.loc, parsed.headers) if error.loc[:1] == ["body"] else ""
             tally.failed += 1
-            tally.errors.append({"row": number, "column": column, "reason": error.msg})
+            tally.errors.append({"row": number, "column": column, "reason": reasons.of_app_error(error)})
             return
         setattr(tally, outcome, getattr(tally, outcome) + 1)
+        tally.errors.extend({"row": number, "column": parsed.headers.get("status", ""), "reason": note, "note": True} for note in notes)
 
 
 def content_hash(data: BaseModel) -> str:
@@ -183,37 +215,115 @@ def content_hash(data: BaseModel) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def apply_row(session: Session, importer: _Importer, data: BaseModel, code: str | None) -> str:
-    """Create, update or skip the record for one valid row; returns "created", "updated" or "skipped"."""
+def _label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
+
+
+def _named_record(session: Session, importer: _Importer, record_id: int):
+    """The record a row's 编号 names, locked: one of the importer's organization (any, for an admin)."""
+    actor, model = importer.actor, importer.side.model
+    try:
+        record = listings.get_visible_or_raise(session, model=model, record_id=record_id, actor=actor, lock=True)
+    except NotFound:
+        reason = reasons.both(f"编号 {record_id} 没有对应的记录", f"{model.entity_type} {record_id} does not exist")
+        raise RowProblem("id", reason) from None
+    if not actor.is_admin and record.owner_org_id != actor.org_id:
+        raise RowProblem(
+            "id",
+            reasons.both(
+                f"编号 {record_id} 是其他单位的记录，只能由其所属单位导入修改；新增记录请清空编号",
+                f"{model.entity_type} {record_id} belongs to another organization",
+            ),
+        )
+    return record
+
+
+def _changed_fields(record, values: dict) -> dict:
+    """The row's values that differ from the record's content (compared as JSON)."""
+    current = {**listings.content_of(record), "region": record.region_code}
+    return {key: value for key, value in values.items() if current.get(key) != to_jsonable_python(value)}
+
+
+def _status_notes(record, status: str | None) -> list[str]:
+    """A note when the 状态 cell names another state than the record's: an import never moves a
+    record along its life cycle, except publishing a draft (as a new row is published)."""
+    if status is None or status == record.status or (record.status == "draft" and status == "published"):
+        return []
+    return [
+        reasons.both(
+            f"状态「{_label(status)}」未导入：导入不改变记录状态，记录仍为「{_label(record.status)}」",
+            f"status {status} ignored: an import does not change a {record.status} record's state",
+        )
+    ]
+
+
+def apply_row(session: Session, importer: _Importer, row: Row) -> tuple[str, list[str]]:
+    """Create, update or skip the record of one valid row.
+
+    The record is the one its 编号 names, else the one its 原系统编号 was linked to by an earlier
+    import, else a new one. Returns "created", "updated" or "skipped" and notes on cells not applied.
+    """
     side, actor = importer.side, importer.actor
-    digest = content_hash(data)
+    digest = content_hash(row.data)
     link = None
-    if code:
+    if row.code:
         link = session.scalar(
             select(ImportLink).where(
-                ImportLink.side == importer.side_name, ImportLink.owner_org_id == importer.org_id, ImportLink.external_code == code
+                ImportLink.side == importer.side_name, ImportLink.owner_org_id == importer.org_id, ImportLink.external_code == row.code
             )
         )
-    record = session.get(side.model, link.record_id) if link else None
-    if record is not None:
-        if link.content_hash == digest:
-            return "skipped"
-        values = data.model_dump(include=importer.present - {"status"})
-        listings.update(session, record=record, data=side.update.model_validate(values), actor=actor)
-        if data.status == "published" and record.status == "draft":
-            listings.change_status(session, record=record, target="published", reason="published by import", actor=actor)
-        link.content_hash, link.updated_at = digest, utcnow()
-        return "updated"
-    record = listings.create(session, model=side.model, data=data, actor=actor)
-    if link is not None:  # the linked record was deleted since: link the new one
-        link.record_id, link.content_hash, link.updated_at = record.id, digest, utcnow()
+    if row.record_id is not None:
+        record = _named_record(session, importer, row.record_id)
+        if link is not None and link.record_id != record.id:
+            raise RowProblem(
+                "external_code",
+                reasons.both(
+                    f"原系统编号 {row.code} 已对应编号 {link.record_id} 的记录", f"{row.code!r} is linked to record {link.record_id}"
+                ),
+            )
+    else:
+        record = lock_row(session, side.model, link.record_id) if link else None
+        if link is not None and record is not None and link.content_hash == digest:
+            return "skipped", _status_notes(record, row.status)
+    if record is None:
+        record = listings.create(session, model=side.model, data=row.data, actor=actor)
+        notes = []
+        if row.status not in (None, "draft", "published"):
+            notes.append(
+                reasons.both(
+                    f"状态「{_label(row.status)}」不能由导入设置：新记录已存为草稿",
+                    f"status {row.status} cannot be imported: the new record is a draft",
+                )
+            )
+        _link(session, importer, link, row.code, record.id, digest)
+        return "created", notes
+    changed = _changed_fields(record, row.data.model_dump(include=importer.present - {"status"}))
+    if changed:
+        if record.status not in record.lifecycle.editable:
+            raise RowProblem(
+                next(iter(changed)),
+                reasons.both(
+                    f"「{_label(record.status)}」状态的记录不能再修改（{'、'.join(changed)}）",
+                    f"a {record.status} {record.entity_type} can no longer be edited",
+                ),
+            )
+        listings.update(session, record=record, data=side.update.model_validate(changed), actor=actor)
+    notes = _status_notes(record, row.status)
+    published = record.status == "draft" and row.status in (None, "published")
+    if published:
+        listings.change_status(session, record=record, target="published", reason="published by import", actor=actor)
+    _link(session, importer, link, row.code, record.id, digest)
+    return ("updated" if changed or published else "skipped"), notes
+
+
+def _link(session: Session, importer: _Importer, link: ImportLink | None, code: str | None, record_id: int, digest: str) -> None:
+    """Remember (or move) the row's 原系统编号 → record link, with the row's content hash."""
+    if link is not None:
+        link.record_id, link.content_hash, link.updated_at = record_id, digest, utcnow()
     elif code:
         session.add(
-            ImportLink(
-                side=importer.side_name, owner_org_id=importer.org_id, external_code=code, record_id=record.id, content_hash=digest
-            )
+            ImportLink(side=importer.side_name, owner_org_id=importer.org_id, external_code=code, record_id=record_id, content_hash=digest)
         )
-    return "created"
 
 
 def run_job(

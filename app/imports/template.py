@@ -1,4 +1,8 @@
-"""The published import template of each side: headers, one example row, drop-down lists for codes."""
+"""The published import template of each side: headers, drop-down lists for codes, and a 填写说明 sheet.
+
+The example row lives on the 填写说明 sheet, never on the 导入 sheet the importer reads, so a
+template filled in without deleting anything never imports the example.
+"""
 
 from datetime import date, timedelta
 from pathlib import Path
@@ -9,7 +13,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from app.catalog.codes import COOPERATION_MODES, FIELDS, MATURITY
-from app.imports.columns import COLUMNS, EXAMPLES
+from app.imports.columns import COLUMNS, DATE_FORMAT, EXAMPLES
 
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -17,8 +21,25 @@ _REQUIRED = {"title", "description", "abstract"}
 _LISTS = {"所属领域": FIELDS, "合作方式": COOPERATION_MODES, "转化方式": COOPERATION_MODES, "成熟度": MATURITY}
 
 
+_INSTRUCTIONS = [
+    "填写说明：在“导入”工作表第 2 行起每行填写一条记录，本工作表不会被导入。",
+    "带 * 的列必填；所属领域、合作方式、转化方式可填多个，用“；”分隔，取值见“代码表”。",
+    "金额以万元为单位；日期写成 2027-06-30；所在地区写 6 位行政区划代码或“吉林省/长春市/朝阳区”。",
+    "原系统编号：本单位原有系统中的编号，再次导入同一编号会更新该记录。从本系统导出的文件中的“编号”列同样用于更新原记录，新增记录请留空。",
+    "示例（仅供参考）：",
+]
+
+
+def _headers(sheet, columns, row: int) -> None:
+    for index, column in enumerate(columns, start=1):
+        cell = sheet.cell(row=row, column=index, value=column.header + ("*" if column.key in _REQUIRED else ""))
+        cell.font, cell.fill, cell.alignment = HEADER_FONT, HEADER_FILL, Alignment(horizontal="center")
+        sheet.column_dimensions[get_column_letter(index)].width = column.width
+
+
 def write_template(side: str, path: Path) -> Path:
-    """An .xlsx at `path`: the import headers (required ones marked *), an example row, and a 代码表 sheet.
+    """An .xlsx at `path`: the 导入 sheet with the import headers only (required ones marked *),
+    a 填写说明 sheet with the rules and an example row, and a 代码表 sheet.
 
     Single-code columns (成熟度, 状态, 面议) get a strict drop-down; list columns (所属领域, 合作方式)
     get a drop-down too but accept several labels separated by ；.
@@ -26,16 +47,19 @@ def write_template(side: str, path: Path) -> Path:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "导入"
+    guide = workbook.create_sheet("填写说明")
     codes = workbook.create_sheet("代码表")
     columns = COLUMNS[side]
-    sheet.append([c.header + ("*" if c.key in _REQUIRED else "") for c in columns])
-    examples = {**EXAMPLES[side], "截止日期": (date.today() + timedelta(days=180)).isoformat()}
-    sheet.append([examples.get(c.header, c.example) for c in columns])
-    for index, column in enumerate(columns, start=1):
-        cell = sheet.cell(row=1, column=index)
-        cell.font, cell.fill, cell.alignment = HEADER_FONT, HEADER_FILL, Alignment(horizontal="center")
-        sheet.column_dimensions[get_column_letter(index)].width = column.width
+    _headers(sheet, columns, 1)
     sheet.freeze_panes = "A2"
+    for line in _INSTRUCTIONS:
+        guide.append([line])
+    _headers(guide, columns, len(_INSTRUCTIONS) + 1)
+    examples = {**EXAMPLES[side], "截止日期": date.today() + timedelta(days=180)}
+    guide.append([examples.get(c.header, c.example) for c in columns])
+    for cell in guide[guide.max_row]:
+        if isinstance(cell.value, date):
+            cell.number_format = DATE_FORMAT
     lists = dict(_LISTS, 状态={"published": "发布", "draft": "草稿"}, 面议={"yes": "是", "no": "否"})
     code_column = 1
     for index, column in enumerate(columns, start=1):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from app.achievements.models import Achievement
 from app.brokerage.models import ShortlistEntry
+from app.catalog.codes import FIELDS
 from app.catalog.regions import Region
 from app.clock import CHINA_TZ
 from app.contracts.models import CONTRACT_TYPES, Contract
@@ -148,14 +149,35 @@ def _leaves(value, path: tuple[str, ...]):
         yield path, value
 
 
+# Chinese labels of the metric and dimension codes, for the CSV an office opens in Excel.
+METRIC_LABELS = {
+    "records_added": "新发布记录", "records_active": "有效记录", "proposals": "揭榜方案", "awards": "授榜",
+    "matches": "撮合推荐", "contracts": "技术合同",
+}
+DIMENSION_LABELS = {
+    **FIELDS, **CONTRACT_TYPES,
+    "demand": "技术需求", "achievement": "科技成果", "total": "合计", "by_field": "按领域", "by_type": "按合同类型",
+    "demands_with_proposals": "有方案的需求数", "per_demand_average": "每项需求平均方案数",
+    "per_demand_distribution": "每项需求方案数分布", "amount": "金额(元)", "count": "数量",
+    "average_days_to_award": "发布到授榜平均天数", "suggested": "推荐", "contacted": "已联系", "negotiating": "洽谈",
+    "signed": "签约", "dropped": "放弃",
+}
+CSV_HEADER = ["指标", "维度", "数值", "metric", "dimension"]
+
+
 def to_csv(stats: dict) -> bytes:
-    """The same numbers as flat rows (metric, dimension, value), UTF-8 with a BOM so Excel opens it."""
+    """The same numbers as flat rows, UTF-8 with a BOM so Excel opens it.
+
+    Columns: 指标 and 维度 in Chinese, 数值, then the metric and dimension codes, so scripts can
+    keep selecting rows by code. A number in a dimension (a count of proposals per demand) is its own label.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["metric", "dimension", "value"])
+    writer.writerow(CSV_HEADER)
     for metric, value in stats.items():
         if metric == "filters":
             continue
         for path, number in _leaves(value, ()):
-            writer.writerow([metric, "/".join(path), "" if number is None else number])
+            label = "/".join(DIMENSION_LABELS.get(part, part) for part in path)
+            writer.writerow([METRIC_LABELS[metric], label, "" if number is None else number, metric, "/".join(path)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
