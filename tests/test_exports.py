@@ -164,3 +164,20 @@ def test_annual_list_groups_by_field_orders_and_totals(world):
     assert cover["长春市"][0] == 2 and cover["吉林市"][0] == 1
     empty = world.client.get("/api/v1/exports/annual", params={"side": "achievements", "year": year - 5}, headers=world.reader)
     assert load_workbook(io.BytesIO(empty.content))["清单"].max_row == 1
+
+
+def test_a_stored_control_character_never_breaks_an_export(world, app):
+    """Text stored before control characters were refused is exported without them."""
+    from app.achievements.models import Achievement
+    from app.database import session_scope
+
+    record = publish(world, "achievements", world.uni, title="控制字符测试成果")
+    with session_scope(app.state.session_factory) as session:
+        session.get(Achievement, record["id"]).title = "控制字符测试\u0007成果"
+    response = world.client.get("/api/v1/exports/achievements", params={"format": "xlsx"}, headers=world.reader)
+    assert response.status_code == 200, response.text
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    assert "控制字符测试成果" in [cell.value for row in sheet.iter_rows() for cell in row]
+    year = date.today().year
+    annual = world.client.get("/api/v1/exports/annual", params={"side": "achievements", "year": year}, headers=world.admin)
+    assert annual.status_code == 200, annual.text

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.catalog.regions import Region, parse_region
 from app.clock import CHINA_TZ
+from app.control_chars import without_control_characters
 from app.imports.columns import COLUMNS, DATE_FORMAT, ID_COLUMN, STATUS_LABELS, WAN, Column
 from app.imports.models import ImportLink
 
@@ -142,9 +143,14 @@ def write_xlsx(session: Session, side: str, records: Iterable, path: Path, title
 
 def xlsx_cells(sheet, values: list) -> list:
     """The values as a write-only row: dates (and timestamps, by their China-time day) become date
-    cells shown as yyyy-mm-dd, which Excel sorts and filters as dates and the importer reads back."""
+    cells shown as yyyy-mm-dd, which Excel sorts and filters as dates and the importer reads back.
+
+    Text loses any control character an .xlsx cannot hold (refused at input today, but a record
+    stored earlier must never make the whole export fail)."""
     cells = []
     for value in values:
+        if isinstance(value, str):
+            value = without_control_characters(value)
         if isinstance(value, datetime):
             value = value.astimezone(CHINA_TZ).date() if value.tzinfo else value.date()
         if isinstance(value, date):
