@@ -15,6 +15,7 @@ from openpyxl import Workbook, load_workbook
 from app.auth import Principal
 from app.database import session_scope
 from app.imports import service as imports
+from app.imports.models import ImportJob
 
 FUTURE = (date.today() + timedelta(days=90)).isoformat()
 DEMAND_HEADER = ["原系统编号", "需求名称", "需求描述", "所属领域", "所在地区", "榜额(万元)", "截止日期", "联系人", "联系电话", "合作方式", "关键词"]
@@ -238,6 +239,27 @@ def test_interrupted_job_keeps_whole_chunks_and_resumes_on_the_next_start(world,
         time.sleep(0.1)
     assert (job["processed_rows"], job["created"], job["failed"]) == (5, 5, 0)
     assert [r["title"] for r in listed(world, "demands")] == [f"冬季续航衰减问题{n}" for n in range(1, 6)]
+
+
+def test_job_deleted_while_it_runs_ends_as_missing_and_drops_its_file(world, app):
+    content = xlsx([DEMAND_HEADER] + [demand_row(n) for n in range(1, 6)])
+    settings = app.state.settings.model_copy(update={"import_chunk_rows": 2})
+    factory = app.state.session_factory
+    with session_scope(factory) as session:
+        actor = Principal(key_id=None, org_id=world.ent_a_id, role="owner")
+        job = imports.create_job(
+            session, settings=settings, side="demands", mode="commit", all_or_nothing=False, filename="list.xlsx", data=content, actor=actor
+        )
+        job_id, path = job.id, imports.job_file(settings, job)
+
+    def delete_after_first_chunk(done: int, total: int) -> None:
+        if done == 2:
+            with session_scope(factory) as session:
+                session.delete(session.get(ImportJob, job_id))
+
+    assert imports.run_job(factory, settings, job_id, progress=delete_after_first_chunk) == "missing"
+    assert not path.exists()
+    assert [r["title"] for r in listed(world, "demands")] == ["冬季续航衰减问题1", "冬季续航衰减问题2"]
 
 
 def test_template_has_headers_example_and_code_lists_and_imports_back(world):
