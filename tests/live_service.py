@@ -76,7 +76,7 @@ class LiveService:
                 return
             except httpx.TransportError:
                 if self.process.poll() is not None:
-                    raise RuntimeError(f"service exited with {self.process.returncode}:\n{self.log_tail()}")
+                    raise RuntimeError(f"service exited with {self.process.returncode}:\n{self.log_tail()}") from None
                 time.sleep(0.2)
         self.stop(signal.SIGKILL)
         raise RuntimeError(f"service did not answer within {start_seconds} s:\n{self.log_tail()}")

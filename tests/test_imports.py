@@ -18,8 +18,12 @@ from app.imports import service as imports
 from app.imports.models import ImportJob
 
 FUTURE = (date.today() + timedelta(days=90)).isoformat()
-DEMAND_HEADER = ["原系统编号", "需求名称", "需求描述", "所属领域", "所在地区", "榜额(万元)", "截止日期", "联系人", "联系电话", "合作方式", "关键词"]
-ACHIEVEMENT_HEADER = ["原系统编号", "成果名称", "成果简介", "所属领域", "成熟度", "专利号", "转化方式", "完成单位", "价格(万元)", "团队负责人"]
+DEMAND_HEADER = [
+    "原系统编号", "需求名称", "需求描述", "所属领域", "所在地区", "榜额(万元)", "截止日期", "联系人", "联系电话", "合作方式", "关键词",
+]
+ACHIEVEMENT_HEADER = [
+    "原系统编号", "成果名称", "成果简介", "所属领域", "成熟度", "专利号", "转化方式", "完成单位", "价格(万元)", "团队负责人",
+]
 
 
 def demand_row(n: int, **changes) -> list:
@@ -118,7 +122,8 @@ def test_every_bad_row_kind_names_its_row_and_column(world):
     assert job["status"] == "done" and job["total_rows"] == 11 and job["processed_rows"] == 11
     found = {(e["row"], e["column"]) for e in job["errors"]}
     assert found == {
-        (4, "所属领域"), (5, "榜额(万元)"), (6, "截止日期"), (7, "联系电话"), (8, "需求名称"), (9, "需求描述"), (10, "原系统编号"), (11, "所在地区"),
+        (4, "所属领域"), (5, "榜额(万元)"), (6, "截止日期"), (7, "联系电话"), (8, "需求名称"), (9, "需求描述"),
+        (10, "原系统编号"), (11, "所在地区"),
     }, job["errors"]
     assert (job["created"], job["failed"]) == (3, 8)
     records = {r["title"]: r for r in listed(world, "demands")}
@@ -284,7 +289,9 @@ def test_console_import_with_progress_and_all_or_nothing_exit_code(world, app, t
     techmatch = os.path.join(os.path.dirname(sys.executable), "techmatch")
 
     def command(*args):
-        return subprocess.run([techmatch, "import", *args, "--org", str(world.ent_a_id)], capture_output=True, text=True, env=env, timeout=120)
+        return subprocess.run(
+            [techmatch, "import", *args, "--org", str(world.ent_a_id)], capture_output=True, text=True, env=env, timeout=120
+        )
 
     refused = command(str(bad), "--side", "demands", "--all-or-nothing")
     assert refused.returncode == 1 and refused.stdout == ""

@@ -59,7 +59,7 @@ class Service:
                 return
             except httpx.TransportError:
                 if self.process.poll() is not None:
-                    raise RuntimeError(self.log())
+                    raise RuntimeError(self.log()) from None
                 time.sleep(0.2)
         raise RuntimeError("service did not start")
 
@@ -109,7 +109,9 @@ def test_kill_between_commit_and_save_then_recover(environment):
     second = Service(environment)
     new = httpx.post(
         f"{second.url}/achievements",
-        json=achievement(title="寒地玉米秸秆快速腐解菌剂", abstract="筛选耐低温秸秆降解菌群，低温下秸秆腐解率提高百分之三十。", status="published"),
+        json=achievement(
+            title="寒地玉米秸秆快速腐解菌剂", abstract="筛选耐低温秸秆降解菌群，低温下秸秆腐解率提高百分之三十。", status="published"
+        ),
         headers=owner,
         timeout=30,
     ).json()
