@@ -99,7 +99,9 @@ class World:
         self.ent_a_id, self.ent_a = self.organization("长春某汽车零部件有限公司", "enterprise", "220104", "owner")
         self.ent_b_id, self.ent_b = self.organization("吉林市某化工有限公司", "enterprise", "220202", "owner")
         self.uni_id, self.uni = self.organization("吉林大学", "university", "220102", "owner")
-        self.broker_org_id, self.broker = self.organization("吉林省技术转移中心", "broker_agency", "220100", "broker", broker_scope="province")
+        self.broker_org_id, self.broker = self.organization(
+            "吉林省技术转移中心", "broker_agency", "220100", "broker", broker_scope="province"
+        )
         self.platform_id, self.reader = self.organization("延边州科技成果转化平台", "government", "222401", "reader")
 
     @staticmethod

@@ -117,7 +117,8 @@ HUGE = 99999999999999999999  # above 2**63: SQLite cannot even bind it
         ("get", "/api/v1/demands?updated_since=0.5", None, ["query", "updated_since"]),
         ("post", "/api/v1/demands", demand(deadline="2300-01-01"), ["body", "deadline"]),
         ("post", "/api/v1/contracts", {"contract_type": "transfer", "amount": 1, "signed_on": "0533-01-01"}, ["body", "signed_on"]),
-        ("post", "/api/v1/brokerage/shortlist/1/contacts", {"contact_date": 0, "parties": ["王经理"], "channel": "visit"}, ["body", "contact_date"]),
+        ("post", "/api/v1/brokerage/shortlist/1/contacts", {"contact_date": 0, "parties": ["王经理"], "channel": "visit"},
+         ["body", "contact_date"]),
     ],
 )
 def test_impossible_ids_pages_and_dates_are_422_not_500(world, method, path, body, loc):

@@ -55,18 +55,25 @@ def test_a_shortlisted_pair_is_contacted_negotiated_and_signed_as_a_contract(wor
     manual = ok(suggest(world, need["id"], offer["id"], key=world.admin), 201)
     assert manual["source"] == "manual"
 
-    contact = {"contact_date": "2026-11-20", "parties": ["长春某汽车零部件有限公司 王经理", "吉林大学 李教授"], "channel": "visit", "notes": "初步意向"}
+    contact = {
+        "contact_date": "2026-11-20", "parties": ["长春某汽车零部件有限公司 王经理", "吉林大学 李教授"], "channel": "visit",
+        "notes": "初步意向",
+    }
     ok(world.client.post(f"{SHORTLIST_PATH}/{entry['id']}/contacts", json=contact, headers=world.broker), 201)
     ok(move(world, entry["id"], "contacted"))
     ok(move(world, entry["id"], "negotiating"))
     contract = ok(
-        world.client.post(f"{API}/contracts", json=contract_body(shortlist_entry_id=entry["id"], registration_number="2026220100000123"), headers=world.broker),
+        world.client.post(
+            f"{API}/contracts", json=contract_body(shortlist_entry_id=entry["id"], registration_number="2026220100000123"),
+            headers=world.broker,
+        ),
         201,
     )
     assert (contract["demand_id"], contract["achievement_id"]) == (need["id"], offer["id"])
     signed = ok(world.client.get(f"{SHORTLIST_PATH}/{entry['id']}", headers=world.ent_a))  # the owners read their pairs
     assert signed["status"] == "contract_signed" and [c["channel"] for c in signed["contacts"]] == ["visit"]
-    statuses = [c["changes"]["status"]["new"] for c in ok(world.client.get(f"{SHORTLIST_PATH}/{entry['id']}/history", headers=world.broker)) if c["action"] == "status"]
+    history = ok(world.client.get(f"{SHORTLIST_PATH}/{entry['id']}/history", headers=world.broker))
+    statuses = [c["changes"]["status"]["new"] for c in history if c["action"] == "status"]
     assert statuses == ["contacted", "negotiating", "contract_signed"]
     # Signed, the pair may be shortlisted again; the registration number stays unique.
     assert suggest(world, need["id"], offer["id"]).status_code == 201
@@ -74,14 +81,16 @@ def test_a_shortlisted_pair_is_contacted_negotiated_and_signed_as_a_contract(wor
     assert world.client.post(f"{API}/contracts", json=again, headers=world.admin).status_code == 409
     assert world.client.post(f"{API}/contracts", json=contract_body(), headers=world.admin).status_code == 422  # no link
     assert [c["id"] for c in ok(world.client.get(f"{API}/contracts", headers=world.reader))] == [contract["id"]]
-    assert [e["id"] for e in ok(world.client.get(SHORTLIST_PATH, params={"status": "contract_signed"}, headers=world.broker))] == [entry["id"]]
+    listed = ok(world.client.get(SHORTLIST_PATH, params={"status": "contract_signed"}, headers=world.broker))
+    assert [e["id"] for e in listed] == [entry["id"]]
 
 
 def test_match_feedback_is_stored_and_queryable(world):
     need = publish(world, "demands", world.ent_a)
     offers = [publish(world, "achievements", world.uni, title=f"成果{n}") for n in range(2)]
     feedback = f"{API}/brokerage/feedback"
-    ok(world.client.post(feedback, json={"demand_id": need["id"], "achievement_id": offers[0]["id"], "useful": True, "match_score": 0.9, "match_rank": 1}, headers=world.broker), 201)
+    body = {"demand_id": need["id"], "achievement_id": offers[0]["id"], "useful": True, "match_score": 0.9, "match_rank": 1}
+    ok(world.client.post(feedback, json=body, headers=world.broker), 201)
     body = {"demand_id": need["id"], "achievement_id": offers[1]["id"], "useful": False, "reason": "仍处于实验室阶段", "match_rank": 2}
     ok(world.client.post(feedback, json=body, headers=world.broker), 201)
     assert world.client.post(feedback, json={**body, "reason": ""}, headers=world.broker).status_code == 422  # not useful: say why
@@ -155,7 +164,8 @@ def test_only_the_entrys_broker_or_an_admin_moves_it(world, who):
 def test_contract_on_an_awarded_proposal_is_recorded_by_the_demand_owner(world):
     need = publish(world, "demands", world.ent_a, deliverables="样机一套")
     schedule = [{"title": "样机试制", "due_date": "2099-06-30"}]
-    proposal = ok(world.client.post(f"{API}/demands/{need['id']}/proposals", json={"technical_approach": "热泵耦合", "lead": {"name": "李教授"}, "schedule": schedule}, headers=world.uni), 201)
+    application = {"technical_approach": "热泵耦合", "lead": {"name": "李教授"}, "schedule": schedule}
+    proposal = ok(world.client.post(f"{API}/demands/{need['id']}/proposals", json=application, headers=world.uni), 201)
     body = contract_body(proposal_id=proposal["id"], contract_type="development")
     assert world.client.post(f"{API}/contracts", json=body, headers=world.ent_a).status_code == 409  # not awarded yet
     ok(world.client.post(f"{API}/proposals/{proposal['id']}/award", json={"amount": 900_000}, headers=world.ent_a))
@@ -189,7 +199,8 @@ def test_an_agency_broker_acts_only_for_the_organizations_assigned_to_it(world):
     assert world.client.post(assignments, json={**body, "org_id": agency_id}, headers=world.admin).status_code == 422
     missing = world.client.post(assignments, json={**body, "org_id": 10**6}, headers=world.admin)
     assert missing.status_code == 404 and missing.json()["detail"][0]["loc"] == ["body", "org_id"]
-    listed = lambda key: [a["id"] for a in ok(world.client.get(assignments, headers=key))]
+    def listed(key):
+        return [a["id"] for a in ok(world.client.get(assignments, headers=key))]
     assert listed(agency) == listed(world.ent_a) == listed(world.admin) == [assigned["id"]] and listed(world.ent_b) == []
 
     # Now it pairs enterprise A's records and reviews its proposals, but not enterprise B's.
@@ -210,10 +221,12 @@ def test_an_agency_broker_acts_only_for_the_organizations_assigned_to_it(world):
     for stage in ("contacted", "negotiating"):
         ok(move(world, theirs_id, stage))
     theirs = ok(world.client.post(f"{API}/contracts", json=contract_body(shortlist_entry_id=theirs_id), headers=world.broker), 201)
-    contracts = lambda key: [c["id"] for c in ok(world.client.get(f"{API}/contracts", headers=key))]
+    def contracts(key):
+        return [c["id"] for c in ok(world.client.get(f"{API}/contracts", headers=key))]
     assert contracts(agency) == [own["id"]] and contracts(world.broker) == [theirs["id"], own["id"]]
 
     # The broker scope is the admin's to change: province-wide, it pairs anyone's records.
-    assert world.client.patch(f"{API}/organizations/{agency_id}", json={"broker_scope": "province"}, headers=world.broker).status_code == 403
-    assert ok(world.client.patch(f"{API}/organizations/{agency_id}", json={"broker_scope": "province"}, headers=world.admin))["broker_scope"] == "province"
+    widen = {"broker_scope": "province"}
+    assert world.client.patch(f"{API}/organizations/{agency_id}", json=widen, headers=world.broker).status_code == 403
+    assert ok(world.client.patch(f"{API}/organizations/{agency_id}", json=widen, headers=world.admin))["broker_scope"] == "province"
     ok(suggest(world, other_need["id"], offer["id"], key=agency), 201)

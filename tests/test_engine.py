@@ -40,7 +40,7 @@ def exact_top(queries: np.ndarray, vectors: np.ndarray, ids: np.ndarray, k: int)
 
 
 def recall(found: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found.tolist(), truth.tolist())]))
+    return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found.tolist(), truth.tolist(), strict=False)]))
 
 
 class Built:

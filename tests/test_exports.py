@@ -50,7 +50,8 @@ def test_export_then_import_reproduces_the_records(world, side, fmt):
     records = listed(world, side)
     originals = [r for r in records if r["owner_org_id"] == world.ent_a_id and r["title"] != "不在导出范围"]
     copies = [r for r in records if r["owner_org_id"] == world.ent_b_id]
-    strip = lambda records: [{k: v for k, v in r.items() if k not in VOLATILE} for r in records]
+    def strip(records):
+        return [{k: v for k, v in r.items() if k not in VOLATILE} for r in records]
     assert strip(copies) == strip(originals)
 
 

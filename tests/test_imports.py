@@ -15,10 +15,15 @@ from openpyxl import Workbook, load_workbook
 from app.auth import Principal
 from app.database import session_scope
 from app.imports import service as imports
+from app.imports.models import ImportJob
 
 FUTURE = (date.today() + timedelta(days=90)).isoformat()
-DEMAND_HEADER = ["原系统编号", "需求名称", "需求描述", "所属领域", "所在地区", "榜额(万元)", "截止日期", "联系人", "联系电话", "合作方式", "关键词"]
-ACHIEVEMENT_HEADER = ["原系统编号", "成果名称", "成果简介", "所属领域", "成熟度", "专利号", "转化方式", "完成单位", "价格(万元)", "团队负责人"]
+DEMAND_HEADER = [
+    "原系统编号", "需求名称", "需求描述", "所属领域", "所在地区", "榜额(万元)", "截止日期", "联系人", "联系电话", "合作方式", "关键词",
+]
+ACHIEVEMENT_HEADER = [
+    "原系统编号", "成果名称", "成果简介", "所属领域", "成熟度", "专利号", "转化方式", "完成单位", "价格(万元)", "团队负责人",
+]
 
 
 def demand_row(n: int, **changes) -> list:
@@ -117,7 +122,8 @@ def test_every_bad_row_kind_names_its_row_and_column(world):
     assert job["status"] == "done" and job["total_rows"] == 11 and job["processed_rows"] == 11
     found = {(e["row"], e["column"]) for e in job["errors"]}
     assert found == {
-        (4, "所属领域"), (5, "榜额(万元)"), (6, "截止日期"), (7, "联系电话"), (8, "需求名称"), (9, "需求描述"), (10, "原系统编号"), (11, "所在地区"),
+        (4, "所属领域"), (5, "榜额(万元)"), (6, "截止日期"), (7, "联系电话"), (8, "需求名称"), (9, "需求描述"),
+        (10, "原系统编号"), (11, "所在地区"),
     }, job["errors"]
     assert (job["created"], job["failed"]) == (3, 8)
     # reasons in Chinese first, the API's English after
@@ -247,6 +253,27 @@ def test_interrupted_job_keeps_whole_chunks_and_resumes_on_the_next_start(world,
     assert [r["title"] for r in listed(world, "demands")] == [f"冬季续航衰减问题{n}" for n in range(1, 6)]
 
 
+def test_job_deleted_while_it_runs_ends_as_missing_and_drops_its_file(world, app):
+    content = xlsx([DEMAND_HEADER] + [demand_row(n) for n in range(1, 6)])
+    settings = app.state.settings.model_copy(update={"import_chunk_rows": 2})
+    factory = app.state.session_factory
+    with session_scope(factory) as session:
+        actor = Principal(key_id=None, org_id=world.ent_a_id, role="owner")
+        job = imports.create_job(
+            session, settings=settings, side="demands", mode="commit", all_or_nothing=False, filename="list.xlsx", data=content, actor=actor
+        )
+        job_id, path = job.id, imports.job_file(settings, job)
+
+    def delete_after_first_chunk(done: int, total: int) -> None:
+        if done == 2:
+            with session_scope(factory) as session:
+                session.delete(session.get(ImportJob, job_id))
+
+    assert imports.run_job(factory, settings, job_id, progress=delete_after_first_chunk) == "missing"
+    assert not path.exists()
+    assert [r["title"] for r in listed(world, "demands")] == ["冬季续航衰减问题1", "冬季续航衰减问题2"]
+
+
 def test_template_imports_no_row_and_its_example_imports_when_copied(world):
     for side, title in (("demands", "需求名称*"), ("achievements", "成果名称*")):
         response = world.client.get("/api/v1/imports/template", params={"side": side}, headers=world.uni)
@@ -307,7 +334,9 @@ def test_console_import_with_progress_and_all_or_nothing_exit_code(world, app, t
     techmatch = os.path.join(os.path.dirname(sys.executable), "techmatch")
 
     def command(*args):
-        return subprocess.run([techmatch, "import", *args, "--org", str(world.ent_a_id)], capture_output=True, text=True, env=env, timeout=120)
+        return subprocess.run(
+            [techmatch, "import", *args, "--org", str(world.ent_a_id)], capture_output=True, text=True, env=env, timeout=120
+        )
 
     refused = command(str(bad), "--side", "demands", "--all-or-nothing")
     assert refused.returncode == 1 and refused.stdout == ""

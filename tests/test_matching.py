@@ -21,13 +21,15 @@ THERMAL = achievement(
     status="published",
 )
 NEAR_MISSES = [
-    achievement(title="汽车轻量化碳纤维复合材料车身部件", abstract="开发了碳纤维增强复合材料车门与引擎盖成型工艺，减重百分之四十，满足碰撞安全要求。",
+    achievement(title="汽车轻量化碳纤维复合材料车身部件",
+                abstract="开发了碳纤维增强复合材料车门与引擎盖成型工艺，减重百分之四十，满足碰撞安全要求。",
                 keywords=["碳纤维", "轻量化"], fields=["new_materials", "automotive"], maturity="industrial", status="published",
                 price_min=None, price_max=None),
     achievement(title="燃料电池质子交换膜国产化制备", abstract="研制了高电导率全氟磺酸质子交换膜，用于氢燃料电池电堆，寿命超过五千小时。",
                 keywords=["质子交换膜", "氢能"], fields=["new_energy"], maturity="pilot", status="published",
                 price_min=None, price_max=None),
-    achievement(title="玉米秸秆还田与黑土地保护性耕作技术", abstract="集成秸秆覆盖还田、免耕播种和深松技术，提升黑土有机质含量，减少水土流失。",
+    achievement(title="玉米秸秆还田与黑土地保护性耕作技术",
+                abstract="集成秸秆覆盖还田、免耕播种和深松技术，提升黑土有机质含量，减少水土流失。",
                 keywords=["秸秆还田", "保护性耕作"], fields=["agri_black_soil", "agri_corn_straw"], maturity="industrial",
                 status="published", price_min=None, price_max=None),
 ]
@@ -84,8 +86,9 @@ def test_demand_finds_the_solution_worded_differently(world, library):
 
 def test_achievement_finds_its_demand(world, library):
     demand_id = publish(world, "demands", WINTER_RANGE, world.ent_a)
-    other = publish(world, "demands", demand(title="乙烯裂解炉管结焦抑制", description="石化装置乙烯裂解炉管结焦严重，需要抑制结焦延长运行周期。",
-                                              fields=["petrochemical"], keywords=["结焦"]), world.ent_b)
+    coking = demand(title="乙烯裂解炉管结焦抑制", description="石化装置乙烯裂解炉管结焦严重，需要抑制结焦延长运行周期。",
+                    fields=["petrochemical"], keywords=["结焦"])
+    other = publish(world, "demands", coking, world.ent_b)
     result = matches(world, f"/api/v1/achievements/{library['thermal']}/matches", k=2)
     assert [item["id"] for item in result["items"]] == [demand_id, other]
 

@@ -38,7 +38,10 @@ def test_upgrade_keeps_existing_brokers_province_wide(kind, tmp_path):
         with engine.begin() as connection:
             for org_id, name in ((1, "吉林省技术转移中心"), (2, "吉林大学")):
                 connection.execute(
-                    text("INSERT INTO organizations (id, name, kind, contact, created_at, updated_at) VALUES (:id, :name, 'university', '{}', :at, :at)"),
+                    text(
+                        "INSERT INTO organizations (id, name, kind, contact, created_at, updated_at)"
+                        " VALUES (:id, :name, 'university', '{}', :at, :at)"
+                    ),
                     {"id": org_id, "name": name, "at": "2026-01-01 00:00:00+00:00"},
                 )
             connection.execute(

@@ -42,7 +42,9 @@ def test_owner_edits_own_profile_only(world):
 
 
 def test_keys_are_shown_once_and_revocable(world):
-    issued = world.client.post(f"/api/v1/organizations/{world.ent_a_id}/keys", json={"role": "reader", "label": "门户"}, headers=world.ent_a)
+    issued = world.client.post(
+        f"/api/v1/organizations/{world.ent_a_id}/keys", json={"role": "reader", "label": "门户"}, headers=world.ent_a
+    )
     assert issued.status_code == 201
     key = issued.json()["key"]
     listed = world.client.get(f"/api/v1/organizations/{world.ent_a_id}/keys", headers=world.ent_a).json()

@@ -72,7 +72,8 @@ def test_a_demand_from_draft_to_completed_and_a_signed_pair_show_in_the_statisti
         post(world, f"/proposals/{winner['id']}/milestones/{number}/report", world.uni, {"report": "完成"})
         post(world, f"/proposals/{winner['id']}/milestones/{number}/accept", world.ent_a)
     assert post(world, f"/demands/{draft['id']}/complete", world.ent_a, {"reason": "验收通过"})["status"] == "completed"
-    post(world, "/contracts", world.ent_a, {"contract_type": "development", "amount": 1_500_000, "signed_on": TODAY.isoformat(), "proposal_id": winner["id"]}, 201)
+    contract = {"contract_type": "development", "amount": 1_500_000, "signed_on": TODAY.isoformat(), "proposal_id": winner["id"]}
+    post(world, "/contracts", world.ent_a, contract, 201)
 
     # The broker pairs the achievement with both demands: one is signed, one dropped.
     signed = post(world, "/brokerage/shortlist", world.broker, {"demand_id": other["id"], "achievement_id": offer["id"]}, 201)

@@ -159,7 +159,8 @@ def test_a_crash_before_the_send_still_delivers_once_a_worker_runs_again(databas
 
 def test_webhook_urls_are_http_and_public_unless_an_admin_allows_otherwise(world):
     path = f"{API}/organizations/{world.ent_a_id}/webhook"
-    put = lambda key, **body: world.client.put(path, json={"secret": SECRET, **body}, headers=key)
+    def put(key, **body):
+        return world.client.put(path, json={"secret": SECRET, **body}, headers=key)
     for url in ("http://127.0.0.1:8080/hook", "http://10.1.2.3/hook", "http://169.254.169.254/latest", "http://[::1]/hook", "http://localhost/hook"):
         response = put(world.ent_a, url=url)
         assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "url"], (url, response.text)

@@ -99,7 +99,8 @@ def test_from_draft_demand_to_completed_with_two_competing_proposals(world):
     assert kinds(world, world.ent_a) == ["proposal_submitted", "proposal_submitted"]
 
     # The demand's organization, admins and brokers see both, each applicant its own, anyone else none.
-    listed = lambda key: [p["id"] for p in ok(world.client.get(f"{API}/demands/{demand_id}/proposals", headers=key))]
+    def listed(key):
+        return [p["id"] for p in ok(world.client.get(f"{API}/demands/{demand_id}/proposals", headers=key))]
     assert listed(world.ent_a) == [first["id"], second["id"]] == listed(world.admin) == listed(world.broker)
     assert listed(world.uni) == [first["id"]] and listed(world.ent_b) == [second["id"]]
     assert listed(world.reader) == []
@@ -111,7 +112,8 @@ def test_from_draft_demand_to_completed_with_two_competing_proposals(world):
     awarded = ok(post(world, f"/proposals/{first['id']}/award", world.ent_a, {"amount": 1_500_000}))
     assert awarded["status"] == "awarded"
     assert awarded["pledge"]["amount"] == 1_500_000 and awarded["pledge"]["deliverables"] == "低温热管理系统样机一套、测试报告"
-    assert [(m["number"], m["title"], m["status"]) for m in awarded["milestones"]] == [(1, "样机试制", "pending"), (2, "整车低温测试", "pending")]
+    milestones = [(m["number"], m["title"], m["status"]) for m in awarded["milestones"]]
+    assert milestones == [(1, "样机试制", "pending"), (2, "整车低温测试", "pending")]
     assert ok(world.client.get(f"{API}/demands/{demand_id}", headers=world.reader))["status"] == "in_progress"
     assert ok(world.client.get(f"{API}/proposals/{second['id']}", headers=world.ent_b))["status"] == "not_selected"
     assert kinds(world, world.uni) == ["proposal_awarded", "proposal_shortlisted"]
@@ -323,7 +325,8 @@ def test_milestone_due_and_overdue_notices_go_out_once(world, app):
     _, winner, _ = awarded_call(world)  # milestones due in 100 and 200 days
     reminders = MilestoneReminders(app.state.session_factory, app.state.settings)
     lead = app.state.settings.milestone_reminder_days
-    messages = lambda key, kind: [n["message"] for n in unread(world, key) if n["kind"] == kind]
+    def messages(key, kind):
+        return [n["message"] for n in unread(world, key) if n["kind"] == kind]
 
     assert reminders.run_once(TODAY) == 0
     assert reminders.run_once(TODAY + timedelta(days=100 - lead - 1)) == 0  # a day before the reminder is due

@@ -66,13 +66,13 @@ def cell_value(record, column: Column, external_code: str | None):
         value = (value or {}).get(inner)
     if value is None or value == [] or value == "":
         return None
-    kind = column.kind
+    kind, codes = column.kind, column.codes or {}
     if kind in ("list", "words"):
         return "；".join(value)
     if kind == "codes":
-        return "；".join(column.codes.get(v, v) for v in value)
+        return "；".join(codes.get(v, v) for v in value)
     if kind == "code":
-        return column.codes.get(value, value)
+        return codes.get(value, value)
     if kind == "wan":
         return in_wan(value)
     if kind == "bool":

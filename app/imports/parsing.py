@@ -8,7 +8,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -47,7 +47,7 @@ class Sheet:
     columns: list[Column | None]
     rows: Iterator[tuple[int, list]]
     ignored: list[str] = field(default_factory=list)
-    source: Iterator | None = None
+    source: Generator[tuple[int, list], None, None] | None = None
 
     def close(self) -> None:
         """Release the file (the workbook of an .xlsx) before the rows are exhausted."""
@@ -109,13 +109,13 @@ def _non_empty(rows: Iterator[tuple[int, list]]) -> Iterator[tuple[int, list]]:
             yield number, values
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, list]]:
+def _csv_rows(path: Path) -> Generator[tuple[int, list], None, None]:
     text = decode_csv(path.read_bytes())
     for number, values in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
         yield number, [v if v != "" else None for v in values]
 
 
-def _xlsx_rows(path: Path) -> Iterator[tuple[int, list]]:
+def _xlsx_rows(path: Path) -> Generator[tuple[int, list], None, None]:
     """Cell values (formulas read as their cached results), merged ranges filled from their top-left cell."""
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)

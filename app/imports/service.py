@@ -39,6 +39,7 @@ from app.imports.columns import STATUS_LABELS
 from app.imports.models import ImportJob, ImportLink
 from app.listings import service as listings
 from app.listings.models import ListingColumns
+from app.listings.schemas import ListingCreate
 
 log = logging.getLogger("techmatch.imports")
 
@@ -49,7 +50,7 @@ MAX_STORED_ERRORS = 10_000
 @dataclass(frozen=True)
 class Side:
     model: type[ListingColumns]
-    create: type[BaseModel]
+    create: type[ListingCreate]
     update: type[BaseModel]
 
 
@@ -60,7 +61,37 @@ SIDES = {
 Progress = Callable[[int, int], None]
 
 
-def job_file(settings: Settings, job: ImportJob) -> Path:
+@dataclass(frozen=True)
+class _Snapshot:
+    """The job's settings, detached from any session."""
+
+    id: int
+    side: str
+    org_id: int
+    key_id: int | None
+    role: str
+    mode: str
+    all_or_nothing: bool
+    filename: str
+    processed_rows: int
+
+    @classmethod
+    def of(cls, job: ImportJob) -> "_Snapshot":
+        return cls(job.id, job.side, job.org_id, job.key_id, job.role, job.mode, job.all_or_nothing, job.filename, job.processed_rows)
+
+
+class _JobGone(Exception):
+    """The job's row was deleted while the job ran: there is nowhere left to record its progress."""
+
+
+def _job(session: Session, job_id: int) -> ImportJob:
+    job = session.get(ImportJob, job_id)
+    if job is None:
+        raise _JobGone(job_id)
+    return job
+
+
+def job_file(settings: Settings, job: ImportJob | _Snapshot) -> Path:
     return settings.imports_dir / f"{job.id}{Path(job.filename).suffix.lower()}"
 
 
@@ -149,7 +180,7 @@ class Row:
 class _Importer:
     """The rows of one job, applied with the job's principal."""
 
-    def __init__(self, job: ImportJob, sheet: parsing.Sheet):
+    def __init__(self, job: ImportJob | _Snapshot, sheet: parsing.Sheet):
         self.side = SIDES[job.side]
         self.side_name = job.side
         self.org_id = job.org_id
@@ -350,7 +381,7 @@ def run_job(
         if total > settings.import_max_rows:
             raise parsing.FileProblem(f"{total} rows: at most {settings.import_max_rows} rows per file")
         with session_scope(factory) as session:
-            session.get(ImportJob, job_id).total_rows = total
+            _job(session, job_id).total_rows = total
         if snapshot.all_or_nothing and snapshot.mode == "commit":
             status = _all_or_nothing(factory, settings, snapshot, total, progress, stop)
         elif _in_chunks(factory, settings, snapshot, total, progress, stop, write=snapshot.mode == "commit"):
@@ -359,31 +390,15 @@ def run_job(
             status = "running"
     except parsing.FileProblem as problem:
         status = _finish(factory, job_id, "failed", str(problem))
+    except _JobGone:
+        log.warning("import %d was deleted while it ran", job_id)
+        status = "missing"
     except Exception as error:
         log.exception("import %d failed", job_id)
         status = _finish(factory, job_id, "failed", f"stopped by an internal error after the committed rows: {error}"[:500])
-    if status in FINISHED:
+    if status in FINISHED or status == "missing":
         path.unlink(missing_ok=True)
     return status
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    """The job's settings, detached from any session."""
-
-    id: int
-    side: str
-    org_id: int
-    key_id: int | None
-    role: str
-    mode: str
-    all_or_nothing: bool
-    filename: str
-    processed_rows: int
-
-    @classmethod
-    def of(cls, job: ImportJob) -> "_Snapshot":
-        return cls(job.id, job.side, job.org_id, job.key_id, job.role, job.mode, job.all_or_nothing, job.filename, job.processed_rows)
 
 
 def _count_rows(path: Path, side: str) -> int:
@@ -394,9 +409,12 @@ def _count_rows(path: Path, side: str) -> int:
         sheet.close()
 
 
-def _finish(factory, job_id: int, status: str, message: str = "") -> str:
+def _finish(factory: sessionmaker[Session], job_id: int, status: str, message: str = "") -> str:
+    """Record the job's final status; "missing" when its row was deleted meanwhile."""
     with session_scope(factory) as session:
         job = session.get(ImportJob, job_id)
+        if job is None:
+            return "missing"
         job.status, job.message, job.updated_at = status, message, utcnow()
     return status
 
@@ -421,7 +439,7 @@ def _in_chunks(factory, settings, snapshot: _Snapshot, total: int, progress, sto
             if not chunk:
                 break
             with session_scope(factory) as session:
-                job = session.get(ImportJob, snapshot.id)
+                job = _job(session, snapshot.id)
                 # A write first: pysqlite opens its transaction only at a DML statement, and a
                 # SAVEPOINT outside a transaction would commit on release.
                 job.updated_at = utcnow()
@@ -431,7 +449,7 @@ def _in_chunks(factory, settings, snapshot: _Snapshot, total: int, progress, sto
                     importer.apply(session, number, values, tally)
                 if not write:
                     session.rollback()
-                    job = session.get(ImportJob, snapshot.id)
+                    job = _job(session, snapshot.id)
                 tally.add_to(job, len(chunk))
             done += len(chunk)
             if progress:
@@ -445,7 +463,7 @@ def _in_chunks(factory, settings, snapshot: _Snapshot, total: int, progress, sto
 
 def _reset(factory, job_id: int) -> None:
     with session_scope(factory) as session:
-        job = session.get(ImportJob, job_id)
+        job = _job(session, job_id)
         job.processed_rows = job.created = job.updated = job.skipped = job.failed = 0
         job.errors = []
 
@@ -455,7 +473,7 @@ def _all_or_nothing(factory, settings, snapshot: _Snapshot, total: int, progress
     if not _in_chunks(factory, settings, snapshot, total, progress, stop, write=False):
         return "running"
     with session_scope(factory) as session:
-        job = session.get(ImportJob, snapshot.id)
+        job = _job(session, snapshot.id)
         if job.failed:
             job.status = "failed"
             job.message = f"nothing imported: {job.failed} rows have errors (all_or_nothing)"
@@ -467,7 +485,7 @@ def _all_or_nothing(factory, settings, snapshot: _Snapshot, total: int, progress
         importer = _Importer(snapshot, sheet)
         tally = _Tally()
         with session_scope(factory) as session:
-            job = session.get(ImportJob, snapshot.id)
+            job = _job(session, snapshot.id)
             job.processed_rows = job.created = job.updated = job.skipped = job.failed = 0
             job.updated_at = utcnow()
             session.flush()  # the transaction's first write, before any savepoint (see `_in_chunks`)

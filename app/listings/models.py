@@ -1,9 +1,9 @@
 """Columns both lists share, as a mixin each side's table inherits."""
 
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ColumnElement, ForeignKey, FromClause, MetaData, String
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from app.catalog.region_columns import RegionColumns
@@ -25,6 +25,14 @@ class ListingColumns(RegionColumns):
     amount_attrs: tuple[str, str]
     # The table of allowed status transitions; demands replace it with the 揭榜 life cycle.
     lifecycle: ClassVar[StateMachine] = LISTING
+
+    if TYPE_CHECKING:
+        # What the mapped class (this mixin plus `Base`) provides, for code that takes either side.
+        __tablename__: str
+        __table__: ClassVar[FromClause]
+        metadata: ClassVar[MetaData]
+
+        def __init__(self, **values: Any) -> None: ...
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -50,6 +58,11 @@ class ListingColumns(RegionColumns):
         low, high = getattr(self, low_attr), getattr(self, high_attr)
         if low is not None and high is not None and low > high:
             raise InvalidInput(f"{low_attr} ({low}) is greater than {high_attr} ({high})", ["body", high_attr])
+
+    @classmethod
+    def amount_bounds(cls) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+        """(lowest, highest) amount of a record as SQL expressions; each side defines its own."""
+        raise NotImplementedError
 
     @classmethod
     def text_column(cls):

@@ -217,8 +217,9 @@ def _filter_conditions(model: type[ListingColumns], query: ListingFilters) -> li
         conditions.append(model.owner_org_id == query.owner_org_id)
     if query.updated_since:
         conditions.append(model.updated_at >= query.updated_since)
-    if getattr(query, "maturity", None):
-        conditions.append(model.maturity.in_(query.maturity))
+    maturity = getattr(query, "maturity", None)  # only the achievements' filters have it
+    if maturity:
+        conditions.append(model.__table__.c.maturity.in_(maturity))
     conditions.extend(_amount_overlap(model, query))
     for word in (query.q or "").split():
         pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

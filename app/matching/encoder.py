@@ -77,7 +77,7 @@ class SentenceTransformerEncoder:
                 self._remembered.move_to_end(text)
         missing = [text for text in dict.fromkeys(texts) if text not in known]
         if missing:
-            fresh = dict(zip(missing, self._encode(missing, self._document_prefix, show_progress)))
+            fresh = dict(zip(missing, self._encode(missing, self._document_prefix, show_progress), strict=True))
             known.update(fresh)
             with self._remembered_lock:
                 self._remembered.update(fresh)

@@ -30,13 +30,14 @@ from app.catalog.codes import FIELDS
 from app.config import Settings
 from app.database import session_scope
 from app.demands.models import Demand
+from app.listings.models import ListingColumns
 from app.matching.encoder import Encoder, load_encoder
 from app.matching.engine import MatchEngine
 from app.matching.models import IndexChange
 
 log = logging.getLogger("techmatch.index")
 
-MODELS = {"demands": Demand, "achievements": Achievement}
+MODELS: dict[str, type[ListingColumns]] = {"demands": Demand, "achievements": Achievement}
 INDEXED_STATUS = "published"
 BATCH = 128
 # How many pending changes a request applies itself, and how long it waits for the lock;
@@ -55,7 +56,7 @@ def cached_encoder(path: Path, query_prefix: str, document_prefix: str, threads:
 
 def domain_terms() -> list[str]:
     """Words jieba must keep whole: the industry field names (汽车, 零部件, 碳纤维, …)."""
-    terms = set()
+    terms: set[str] = set()
     for label in FIELDS.values():
         terms.update(part for part in label.replace("及", "/").split("/") if len(part) > 1)
     return sorted(terms)
@@ -166,7 +167,7 @@ class IndexKeeper:
             self.unsaved += len(rows)
         return len(rows)
 
-    def _apply(self, session: Session, side: str, model, ids: set[int], show_progress: bool) -> None:
+    def _apply(self, session: Session, side: str, model: type[ListingColumns], ids: set[int], show_progress: bool) -> None:
         if not ids:
             return
         live = session.scalars(select(model).where(model.id.in_(ids), model.status == INDEXED_STATUS)).all()
@@ -218,7 +219,7 @@ class IndexKeeper:
             total = 0
             for side, model in MODELS.items():
                 published = select(model).where(model.status == INDEXED_STATUS).order_by(model.id)
-                count = session.scalar(select(func.count()).select_from(published.subquery()))
+                count = session.execute(select(func.count()).select_from(published.subquery())).scalar_one()
                 with tqdm(total=count, desc=f"indexing {side}", unit="rec", disable=not show_progress) as bar:
                     for batch in session.scalars(published.execution_options(yield_per=BATCH)).partitions():
                         self.engine.add_terms(keyword for record in batch for keyword in record.keywords)

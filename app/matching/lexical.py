@@ -19,7 +19,7 @@ from array import array
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Sequence, TypedDict
 
 import jieba
 import numpy as np
@@ -106,6 +106,21 @@ def matched_terms(query_tokens: Sequence[str], doc_tokens: Iterable[str]) -> lis
     return [t for t in hits if not any(t != other and t in other for other in hits)]
 
 
+class _Arrays(TypedDict):
+    """A BM25Index's live records as flat arrays (CSR by record): what save() writes and load() reads."""
+
+    doc_ptr: np.ndarray
+    doc_terms: np.ndarray
+    doc_tfs: np.ndarray
+    doc_len: np.ndarray
+    label_ids: np.ndarray
+
+
+# The terms and term frequencies of a removed record: a tombstone holds no postings of its own.
+_NO_TERMS = np.zeros(0, np.int32)
+_NO_TFS = np.zeros(0, np.float32)
+
+
 class BM25Index:
     """Okapi BM25 over records keyed by database id, updated one record at a time."""
 
@@ -114,11 +129,11 @@ class BM25Index:
         self.applied_seq = 0
         self._term_ids: dict[str, int] = {}
         self._terms: list[str] = []
-        self._post_docs: list[array] = []  # term -> labels
-        self._post_tfs: list[array] = []  # term -> term frequency in that label
+        self._post_docs: list[array[int]] = []  # term -> labels
+        self._post_tfs: list[array[float]] = []  # term -> term frequency in that label
         self._df: list[int] = []  # live documents per term
-        self._doc_terms: list[np.ndarray | None] = []  # label -> term ids (None once removed)
-        self._doc_tfs: list[np.ndarray | None] = []
+        self._doc_terms: list[np.ndarray] = []  # label -> term ids (empty once removed)
+        self._doc_tfs: list[np.ndarray] = []
         self._doc_len = np.zeros(0, dtype=np.float32)
         self._alive = np.zeros(0, dtype=bool)
         self._label_ids: list[int] = []
@@ -146,7 +161,7 @@ class BM25Index:
         label = len(self._label_ids)
         terms = np.fromiter((self._term_id(t) for t in counts), dtype=np.int32, count=len(counts))
         tfs = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-        for tid, tf in zip(terms.tolist(), tfs.tolist()):
+        for tid, tf in zip(terms.tolist(), tfs.tolist(), strict=True):
             self._post_docs[tid].append(label)
             self._post_tfs[tid].append(tf)
             self._df[tid] += 1
@@ -174,7 +189,7 @@ class BM25Index:
             self._df[tid] -= 1
         self._total_len -= float(self._doc_len[label])
         self._alive[label] = False
-        self._doc_terms[label] = self._doc_tfs[label] = None
+        self._doc_terms[label], self._doc_tfs[label] = _NO_TERMS, _NO_TFS
 
     def terms_of(self, id_: int) -> list[str]:
         """Distinct terms of a stored record (empty if unknown)."""
@@ -241,19 +256,19 @@ class BM25Index:
                ) -> tuple[np.ndarray, np.ndarray]:
         return self.top(self.score_all(query_tokens), k, allowed_ids)
 
-    def _to_arrays(self) -> dict[str, np.ndarray]:
+    def _to_arrays(self) -> _Arrays:
         """Live records as flat arrays (CSR by record); removed records are dropped."""
         labels = sorted(self._id_label.values())
         empty_i, empty_f = np.zeros(0, np.int32), np.zeros(0, np.float32)
-        return {
-            "doc_ptr": np.concatenate([[0], np.cumsum([len(self._doc_terms[x]) for x in labels])]).astype(np.int64),
-            "doc_terms": np.concatenate([empty_i] + [self._doc_terms[x] for x in labels]),
-            "doc_tfs": np.concatenate([empty_f] + [self._doc_tfs[x] for x in labels]),
-            "doc_len": self._doc_len[labels],
-            "label_ids": np.array([self._label_ids[x] for x in labels], dtype=np.int64),
-        }
+        return _Arrays(
+            doc_ptr=np.concatenate([[0], np.cumsum([len(self._doc_terms[x]) for x in labels])]).astype(np.int64),
+            doc_terms=np.concatenate([empty_i] + [self._doc_terms[x] for x in labels]),
+            doc_tfs=np.concatenate([empty_f] + [self._doc_tfs[x] for x in labels]),
+            doc_len=self._doc_len[labels],
+            label_ids=np.array([self._label_ids[x] for x in labels], dtype=np.int64),
+        )
 
-    def _load_arrays(self, terms: list[str], data) -> None:
+    def _load_arrays(self, terms: list[str], data: _Arrays) -> None:
         """Replace the contents with records from _to_arrays() output, postings built in bulk."""
         ptr, doc_terms, doc_tfs = data["doc_ptr"], data["doc_terms"], data["doc_tfs"]
         n = len(ptr) - 1
@@ -274,7 +289,7 @@ class BM25Index:
         self._post_tfs = [array("f", tfs[bounds[t]:bounds[t + 1]].tobytes()) for t in range(len(self._terms))]
         self._df = np.diff(bounds).tolist()
 
-    def save(self, directory) -> None:
+    def save(self, directory: str | Path) -> None:
         """Persist live records as flat arrays (npz) plus the vocabulary (json), each atomically.
 
         Tombstones are never written; in memory they are purged here once they exceed 20 %.
@@ -294,11 +309,13 @@ class BM25Index:
         tmp.replace(directory / "bm25.json")
 
     @classmethod
-    def load(cls, directory) -> "BM25Index":
+    def load(cls, directory: str | Path) -> "BM25Index":
         directory = Path(directory)
         meta = json.loads((directory / "bm25.json").read_text(encoding="utf-8"))
         index = cls(meta["k1"], meta["b"])
         index.applied_seq = int(meta["applied_seq"])
         with np.load(directory / "bm25.npz") as data:
-            index._load_arrays(meta["terms"], {key: data[key] for key in data.files})
+            arrays = _Arrays(doc_ptr=data["doc_ptr"], doc_terms=data["doc_terms"], doc_tfs=data["doc_tfs"],
+                             doc_len=data["doc_len"], label_ids=data["label_ids"])
+        index._load_arrays(meta["terms"], arrays)
         return index

@@ -12,13 +12,22 @@ MAX_K = 100
 MATCH_OPTIONS = {"k", "prefer_region"}
 
 
-def match_query_model(filters: type[ListingFilters]) -> type[ListingFilters]:
-    """The query parameters of a match by record: the target list's filters plus the options."""
+class MatchQuery(ListingFilters):
+    """The options of a match by record; match_query_model adds the target list's own filters."""
+
+    k: int = Field(10, ge=1, le=MAX_K, description="how many matches")
+    prefer_region: RegionCode | None = Field(None, description="rank records in this region first")
+
+
+def match_query_model(filters: type[ListingFilters]) -> type[MatchQuery]:
+    """The query parameters of a match by record: the target list's filters plus the options.
+
+    MatchQuery comes first among the bases so the options stay the last query parameters.
+    """
+    # Built at run time: create_model()'s signature wants every base to be the result's type, but
+    # `filters` is a sibling of MatchQuery, not a subclass.
     return create_model(
-        f"{filters.__name__.removesuffix('Filters')}MatchQuery",
-        __base__=filters,
-        k=(int, Field(10, ge=1, le=MAX_K, description="how many matches")),
-        prefer_region=(RegionCode | None, Field(None, description="rank records in this region first")),
+        f"{filters.__name__.removesuffix('Filters')}MatchQuery", __base__=(MatchQuery, filters)  # type: ignore[arg-type]
     )
 
 

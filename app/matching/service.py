@@ -24,7 +24,7 @@ from app.listings.schemas import ListingFilters
 from app.matching.engine import Match
 from app.matching.keeper import IndexKeeper
 from app.matching.ranking import Profile, adjustments, highlight, profile_of
-from app.matching.schemas import MATCH_OPTIONS, DuplicateWarning
+from app.matching.schemas import MATCH_OPTIONS, DuplicateWarning, MatchQuery
 from app.matching.text import document_text, normalize
 
 # Each side: its table, its filter schema and the schema a record is returned as.
@@ -53,10 +53,13 @@ def _allowed_ids(session: Session, target: str, filters: ListingFilters) -> list
 
 
 def match_record(
-    session: Session, keeper: IndexKeeper, *, side: str, record_id: int, filters: ListingFilters, k: int,
-    prefer_region: str | None, actor: Principal,
+    session: Session, keeper: IndexKeeper, *, side: str, record_id: int, query: MatchQuery, actor: Principal,
 ) -> list[dict[str, Any]]:
-    """Records of the other side for one stored record (its own drafts included, for its owner)."""
+    """Records of the other side for one stored record (its own drafts included, for its owner).
+
+    `query` holds the target list's filters and the options `k` and `prefer_region`.
+    """
+    filters, k, prefer_region = query, query.k, query.prefer_region
     record = listings.get_visible_or_raise(session, model=SIDES[side][0], record_id=record_id, actor=actor)
     target = OTHER_SIDE[side]
     keeper.refresh(session)

@@ -51,7 +51,7 @@ def _add_record_route(side: str) -> None:
     ) -> dict[str, Any]:
         keeper = keeper_of(request)
         items = service.match_record(
-            session, keeper, side=side, record_id=record_id, filters=query, k=query.k, prefer_region=query.prefer_region,
+            session, keeper, side=side, record_id=record_id, query=query,
             actor=principal,
         )
         return _response(session, keeper, target, {"side": side, "id": record_id}, items)

@@ -29,7 +29,7 @@ def get_page(session: Session, *, query: NotificationQuery, actor: Principal) ->
     statement = select(Notification).where(Notification.org_id == actor.org_id)
     if query.unread is not None:
         statement = statement.where(Notification.read_at.is_(None) if query.unread else Notification.read_at.is_not(None))
-    total = session.scalar(select(func.count()).select_from(statement.subquery()))
+    total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
     statement = statement.order_by(Notification.id.desc()).offset((query.page - 1) * query.size).limit(query.size)
     return list(session.scalars(statement)), total
 

@@ -18,6 +18,7 @@ from app.catalog.identifiers import credit_code_problem
 from app.catalog.regions import Region
 from app.schemas import Contact, RegionCode
 
+
 def _kind_code(value: object) -> object:
     """A kind given as its Chinese label (企业) becomes its code, as every code list accepts."""
     return (to_code(value, ORGANIZATION_KINDS) or value) if isinstance(value, str) else value

@@ -68,7 +68,7 @@ def get_page(
         query = query.where(Organization.in_region(region))
     if q:
         query = query.where(Organization.name.ilike(f"%{q}%"))
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = session.scalars(query.order_by(Organization.id).offset((page - 1) * size).limit(size))
     return list(rows), total
 

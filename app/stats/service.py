@@ -22,9 +22,10 @@ from app.catalog.regions import Region
 from app.clock import CHINA_TZ
 from app.contracts.models import CONTRACT_TYPES, Contract
 from app.demands.models import Demand
+from app.listings.models import ListingColumns
 from app.proposals.models import Proposal
 
-_SIDES = {"demand": Demand, "achievement": Achievement}
+_SIDES: dict[str, type[ListingColumns]] = {"demand": Demand, "achievement": Achievement}
 
 
 def _bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
@@ -65,7 +66,11 @@ def _records(session: Session, region: Region | None, low, high) -> tuple[dict, 
 
 def _proposals(session: Session, region: Region | None, low, high) -> dict:
     demand_ids = list(
-        session.scalars(select(Proposal.demand_id).join(Demand, Demand.id == Proposal.demand_id).where(*_in_region(Demand, region), *_within(Proposal.created_at, low, high)))
+        session.scalars(
+            select(Proposal.demand_id)
+            .join(Demand, Demand.id == Proposal.demand_id)
+            .where(*_in_region(Demand, region), *_within(Proposal.created_at, low, high))
+        )
     )
     per_demand = Counter(demand_ids)
     return {

@@ -16,7 +16,9 @@ router = APIRouter(prefix="/stats", tags=["stats"])
 @router.get(
     "",
     summary="The province's numbers for a region and date range, as JSON or CSV (every role)",
-    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or with format=csv flat rows (指标, 维度, 数值, metric, dimension)"}},
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "JSON, or with format=csv flat rows (指标, 维度, 数值, metric, dimension)"}
+    },
 )
 def get_stats(
     session: SessionDep,

@@ -34,7 +34,7 @@ def url_problem(url: str, *, allow_private: bool) -> str | None:
     except (OSError, ValueError) as error:
         return f"cannot resolve the webhook host {parts.hostname!r}: {error}"
     for *_, sockaddr in infos:
-        address = ipaddress.ip_address(sockaddr[0].split("%")[0])
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
         if address.version == 6 and address.ipv4_mapped:
             address = address.ipv4_mapped
         if not address.is_global or address.is_multicast:

@@ -14,8 +14,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.background import PeriodicWorker
@@ -109,7 +110,8 @@ class OutboxWorker(PeriodicWorker):
             if message is None:
                 return None
             lease = now + timedelta(seconds=self.settings.webhook_timeout_seconds + CLAIM_MARGIN_SECONDS)
-            taken = session.execute(
+            # An UPDATE's result is a CursorResult (it has a rowcount); Session.execute() is typed for any statement.
+            claimed = session.execute(
                 update(OutboxMessage)
                 .where(
                     OutboxMessage.id == message.id,
@@ -117,8 +119,8 @@ class OutboxWorker(PeriodicWorker):
                     OutboxMessage.next_attempt_at == message.next_attempt_at,
                 )
                 .values(next_attempt_at=lease)
-            ).rowcount
-            if not taken:  # another worker claimed it first; the next pass goes on
+            )
+            if not cast(CursorResult[Any], claimed).rowcount:  # another worker claimed it first; the next pass goes on
                 return None
             webhook = session.get(Webhook, message.org_id)
             if webhook is None:
@@ -126,17 +128,22 @@ class OutboxWorker(PeriodicWorker):
             return _Claim(message.id, message.body, webhook.url, webhook.secret, webhook.allow_private)
 
     def _deliver(self, claim: _Claim) -> None:
-        error = "the organization's webhook was removed" if claim.url is None else url_problem(claim.url, allow_private=claim.allow_private)
-        if error is None:
-            try:
-                post(
-                    claim.url, claim.body.encode(), secret=claim.secret, delivery_id=claim.message_id,
-                    timeout=self.settings.webhook_timeout_seconds,
-                )
-            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as failure:
-                error = str(failure) or type(failure).__name__
+        if claim.url is None:
+            error: str | None = "the organization's webhook was removed"
+        else:
+            error = url_problem(claim.url, allow_private=claim.allow_private)
+            if error is None:
+                try:
+                    post(
+                        claim.url, claim.body.encode(), secret=claim.secret, delivery_id=claim.message_id,
+                        timeout=self.settings.webhook_timeout_seconds,
+                    )
+                except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as failure:
+                    error = str(failure) or type(failure).__name__
         with session_scope(self.session_factory) as session:
             message = session.get(OutboxMessage, claim.message_id)
+            if message is None:  # deleted (with its organization or notification) while it was sent
+                return
             message.attempts += 1
             now = utcnow()
             if error is None:
