@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from fastapi.routing import APIRoute
 
 from app.brokerage import assignments, service
 from app.brokerage.schemas import (
@@ -91,4 +92,5 @@ def list_feedback(query: Annotated[FeedbackQuery, Query()], session: SessionDep,
 
 
 for _route in router.routes:
-    _route.operation_id = f"brokerage_{_route.name}"
+    if isinstance(_route, APIRoute):
+        _route.operation_id = f"brokerage_{_route.name}"

@@ -11,11 +11,11 @@ FastAPI must see them as objects.
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
-from pydantic import Field, create_model
+from pydantic import BaseModel, Field, create_model
 from starlette.background import BackgroundTask
 
 from app.achievements.views import SIDE as ACHIEVEMENTS
@@ -42,25 +42,26 @@ def _remove(path: Path) -> None:
     path.parent.rmdir()
 
 
+class ExportFormat(BaseModel):
+    format: Literal["xlsx", "csv"] = Field("xlsx", description="xlsx (styled) or csv (UTF-8 with BOM)")
+
+
 def _add_side(side: ListingSide) -> None:
     name = side.path
-    export_query = create_model(
-        f"{side.query.__name__.removesuffix('Query')}ExportQuery",
-        __base__=side.query,
-        format=(Literal["xlsx", "csv"], Field("xlsx", description="xlsx (styled) or csv (UTF-8 with BOM)")),
-    )
+    export_query: Any = create_model(f"{side.query.__name__.removesuffix('Query')}ExportQuery", __base__=(side.query, ExportFormat))
 
     @router.get(f"/{name}", summary=f"Every {side.label} passing the list filters, as .xlsx or .csv", response_class=FileResponse)
     def export_side(query: Annotated[export_query, Query()], request: Request, session: SessionDep, principal: PrincipalDep):
         """The same filters and `sort` as the list endpoint; `page` and `size` are ignored. Headers are
         the import template's, so the file imports back unchanged."""
-        statement = listings.all_matching(model=side.model, query=query, actor=principal)
+        asked: Any = query  # its model is built above, at run time
+        statement = listings.all_matching(model=side.model, query=asked, actor=principal)
         stamp = date.today().strftime("%Y%m%d")
-        if query.format == "csv":
+        if asked.format == "csv":
             factory = request.app.state.session_factory
 
             def stream():
-                with session_scope(factory) as own:
+                with session_scope(factory, read_only=True) as own:
                     yield from export.csv_chunks(own, name, listings.iter_records(own, statement))
 
             headers = {"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'}

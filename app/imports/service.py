@@ -171,7 +171,7 @@ class RowProblem(Exception):
 class Row:
     """One valid row: the Create body and what names its record (编号, 原系统编号) and its 状态 cell."""
 
-    data: BaseModel
+    data: ListingCreate
     code: str | None
     record_id: int | None
     status: str | None

@@ -1,6 +1,7 @@
 """Routes for interests: /achievements/{id}/interests and /interests."""
 
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
 
 from app.dependencies import PrincipalDep, SessionDep
 from app.history import service as history
@@ -78,4 +79,5 @@ def get_history(interest_id: Id, session: SessionDep, principal: PrincipalDep):
 
 
 for _route in router.routes:
-    _route.operation_id = f"interests_{_route.name}"
+    if isinstance(_route, APIRoute):
+        _route.operation_id = f"interests_{_route.name}"

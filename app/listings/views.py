@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, create_model
 
 from app.dependencies import PrincipalDep, SessionDep
@@ -125,5 +126,6 @@ def build_router(side: ListingSide) -> APIRouter:
         return history.get_for(session, entity_type=model.entity_type, entity_id=record_id)
 
     for route in router.routes:
-        route.operation_id = f"{side.path}_{route.name}"
+        if isinstance(route, APIRoute):
+            route.operation_id = f"{side.path}_{route.name}"
     return router

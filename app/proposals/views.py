@@ -4,6 +4,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from fastapi.routing import APIRoute
 
 from app.clock import china_today
 from app.demands.schemas import DemandRead
@@ -150,4 +151,5 @@ def terminate_demand(demand_id: Id, body: DemandOutcome, session: SessionDep, pr
 
 
 for _route in router.routes:
-    _route.operation_id = f"workflow_{_route.name}"
+    if isinstance(_route, APIRoute):
+        _route.operation_id = f"workflow_{_route.name}"
