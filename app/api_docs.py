@@ -7,6 +7,8 @@ OpenAPI document gains the error responses each operation can answer (in the com
 of `app.errors`, with an example each) and an example for every request body.
 """
 
+import json
+import re
 from importlib.resources import files
 from typing import Any
 
@@ -55,13 +57,15 @@ def _error(description: str, loc: list, msg: str, type_: str, *, headers: dict |
 
 
 ERROR_RESPONSES = {
-    "400": _error("The multipart form could not be parsed", [], "There was an error parsing the body", "http_error"),
+    "400": _error("The body could not be read at all (not UTF-8, a broken multipart form)", [],
+                  "There was an error parsing the body", "http_error"),
     "401": _error("No API key, a malformed Authorization header, or an unknown or revoked key",
                   ["header", "Authorization"], "unknown or revoked API key", "unauthorized",
                   headers={"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}}),
     "403": _error("The key's role or organization may not do this", [],
                   "only the owning organization or an admin may change demand 12", "forbidden"),
-    "404": _error("No such record, or one the key may not see (drafts and withdrawn records of other organizations)",
+    "404": _error("No such record (in the path, or an id in the body), or one the key may not see "
+                  "(drafts and withdrawn records of other organizations)",
                   ["path", "record_id"], "demand 12 does not exist", "not_found"),
     "409": _error("The record's state forbids this (a final state, a duplicate, a move not allowed)", [],
                   "demand is 'closed' and cannot move to 'published'; allowed next: none", "conflict"),
@@ -163,11 +167,17 @@ def document(spec: dict[str, Any]) -> None:
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             responses = operation["responses"]
-            for status in error_statuses(method, path, operation):
+            for status in error_statuses(method, path, operation, schemas):
                 responses[status] = ERROR_RESPONSES[status]
 
 
-def error_statuses(method: str, path: str, operation: dict) -> list[str]:
+def names_records(body: dict, schemas: dict) -> bool:
+    """Whether a request body refers to other records by id (`org_id`, `achievement_ids`, ...), which may not exist."""
+    refs = [ref for media in body.values() for ref in re.findall(r"#/components/schemas/(\w+)", json.dumps(media["schema"]))]
+    return any(name.endswith(("_id", "_ids")) for ref in refs for name in schemas[ref].get("properties", {}))
+
+
+def error_statuses(method: str, path: str, operation: dict, schemas: dict) -> list[str]:
     """The error statuses `operation` can answer; see the `ERROR_RESPONSES` descriptions for when."""
     body = operation.get("requestBody", {}).get("content", {})
     headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
@@ -175,10 +185,10 @@ def error_statuses(method: str, path: str, operation: dict) -> list[str]:
     secured = bool(operation.get("security"))
     writes = method != "get" and (method, path) not in NEVER_CONFLICTING
     statuses = {
-        "400": "multipart/form-data" in body,
+        "400": bool(body),
         "401": secured,
         "403": secured and (method, path) not in OPEN_TO_EVERY_KEY,
-        "404": "{" in path,
+        "404": "{" in path or names_records(body, schemas),
         "409": secured and writes,
         "412": "If-Match" in headers,
         "413": bool(body),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from app.catalog.codes import FIELDS
 from app.main import create_app
 
 
@@ -58,4 +59,6 @@ def test_openapi_declares_the_bearer_key_errors_and_request_examples():
                 refs = [schema.get("$ref")] + [s.get("$ref") for s in schema.get("anyOf", [])]
                 named = [schemas[ref.rsplit("/", 1)[1]] for ref in refs if ref]
                 assert named and all(s.get("examples") for s in named), f"{where}: request body without an example"
+    field_filter = next(p for p in spec["paths"]["/api/v1/demands"]["get"]["parameters"] if p["name"] == "field")
+    assert field_filter["schema"]["items"]["enum"] == list(FIELDS)  # the codes; the Chinese labels are accepted too
     assert set(schemas["Error"]["required"]) == {"detail"} and set(schemas["ErrorDetail"]["required"]) == {"loc", "msg", "type"}
