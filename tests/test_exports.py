@@ -70,3 +70,12 @@ def test_annual_list_groups_by_field_orders_and_totals(world):
     assert cover["长春市"][0] == 2 and cover["吉林市"][0] == 1
     empty = world.client.get("/api/v1/exports/annual", params={"side": "achievements", "year": year - 5}, headers=world.reader)
     assert load_workbook(io.BytesIO(empty.content))["清单"].max_row == 1
+
+
+def test_xlsx_export_drops_control_characters_a_worksheet_cannot_hold(world):
+    """A stored text with a control character (accepted on input) used to make the .xlsx export a 500."""
+    publish(world, "demands", world.ent_a, title="低温\x1b电池热管理", keywords=["热\x07管理"])
+    response = world.client.get("/api/v1/exports/demands", params={"format": "xlsx"}, headers=world.ent_a)
+    assert response.status_code == 200, response.text
+    row = [c.value for c in load_workbook(io.BytesIO(response.content)).active[2]]
+    assert "低温电池热管理" in row and any("热管理" in str(v) for v in row)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
@@ -140,7 +141,10 @@ def write_xlsx(session: Session, side: str, records: Iterable, path: Path, title
 
 
 def xlsx_value(value):
-    """Dates as datetimes, which openpyxl writes as date cells."""
+    """Dates as datetimes, which openpyxl writes as date cells; text without the control characters
+    a worksheet cannot hold (openpyxl refuses them, and a stored text may carry one)."""
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
     return datetime(value.year, value.month, value.day) if type(value) is date else value
 
 
