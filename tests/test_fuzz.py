@@ -59,7 +59,7 @@ def test_generated_requests_get_documented_answers_and_no_server_error(service, 
         "--header", f"Authorization: {headers['Authorization']}",
         "--checks", "all", "--exclude-checks", EXCLUDED_CHECKS, "--exclude-path", EXCLUDED_PATH,
         "--phases", "examples,coverage,fuzzing", "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED),
-        "--workers", "2", "--request-timeout", "30", "--no-color",
+        "--workers", "2", "--request-timeout", "30", "--no-color", "--generation-database", "none",
         "--report", "json", "--report-json-path", str(report),
     ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=600)
