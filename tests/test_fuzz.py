@@ -62,7 +62,8 @@ def test_generated_requests_get_documented_answers_and_no_server_error(service, 
         "--workers", "2", "--request-timeout", "30", "--no-color", "--generation-database", "none",
         "--report", "json", "--report-json-path", str(report),
     ]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # In the test's folder: the command line keeps a cache in its working directory.
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=folder)
     print(run.stdout[-6000:], run.stderr[-2000:])
     print(f"schemathesis ({role}): {counts(report)}")
     assert run.returncode == 0, f"schemathesis found failures ({role}):\n{run.stdout[-20000:]}\nservice log:\n{live.log_tail()}"
