@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from app.accounts import service as accounts
@@ -50,18 +51,22 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_principal(request: Request) -> Principal:
+# Declares the Bearer scheme in the OpenAPI document (Swagger UI's Authorize button, generated
+# clients); `get_principal` answers the 401s itself, in the common error shape.
+bearer = HTTPBearer(auto_error=False, description="an API key from `techmatch create-key` or POST /organizations/{org_id}/keys")
+
+
+def get_principal(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
     """The caller, read in a short read-only transaction of its own, closed before the request's
     own transaction starts: a write request takes its locks (SQLite's write lock included) only
     when it first touches the data, and holds one connection at a time."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    if not header:
+    key = credentials.credentials.strip() if credentials else ""
+    if not request.headers.get("Authorization"):
         raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
-    if scheme.lower() != "bearer" or not key.strip():
+    if not key:
         raise Unauthorized("malformed Authorization header: expected `Bearer <key>`")
     with session_scope(request.app.state.session_factory, read_only=True) as session:
-        principal = accounts.authenticate(session, key=key.strip())
+        principal = accounts.authenticate(session, key=key)
     if principal is None:
         raise Unauthorized("unknown or revoked API key")
     request.state.principal = principal

@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI, Request
 from app.accounts.views import router as accounts_router
 from app.achievements.views import router as achievements_router
 from app.admission import AdmissionControl
+from app.api_docs import install_docs
 from app.body_limit import BodySizeLimit
 from app.brokerage.views import router as brokerage_router
 from app.catalog.views import router as codes_router
@@ -95,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, from local assets
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -126,4 +129,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
 
     app.include_router(api)
+    install_docs(app)
     return app

@@ -14,6 +14,7 @@ from app.listings.schemas import (
     ListingRead,
     LongText,
     ModeCodes,
+    code_schema,
     code_validator,
     partial_of,
     unique,
@@ -29,7 +30,7 @@ def _patent(value: str) -> str:
 
 
 Patent = Annotated[str, Field(max_length=40), AfterValidator(_patent)]
-MaturityCode = Annotated[str, AfterValidator(code_validator(MATURITY, "maturity"))]
+MaturityCode = Annotated[str, code_schema(MATURITY), AfterValidator(code_validator(MATURITY, "maturity"))]
 
 
 class Team(BaseModel):

@@ -6,7 +6,7 @@ so an error names the exact field and item that is wrong.
 
 import copy
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -30,6 +30,8 @@ MAX_AMOUNT = 10**13  # yuan
 
 
 def code_validator(codes: dict[str, str], what: str):
+    """Maps a code or its Chinese label to the code; the `code_schema` lists only the codes."""
+
     def validate(value: str) -> str:
         code = to_code(value, codes)
         if code is None:
@@ -37,6 +39,11 @@ def code_validator(codes: dict[str, str], what: str):
         return code
 
     return validate
+
+
+def code_schema(codes: dict[str, str]) -> Any:
+    """Documents a code list as an enum of its codes (labels are accepted too, see `code_validator`)."""
+    return Field(json_schema_extra={"enum": list(codes)})
 
 
 def unique(values: list[str]) -> list[str]:
@@ -51,9 +58,9 @@ def _not_past(value: date | None) -> date | None:
 
 Title = Annotated[str, Field(min_length=1, max_length=MAX_TITLE, examples=["新能源汽车冬季续航衰减问题"])]
 LongText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
-FieldCode = Annotated[str, AfterValidator(code_validator(FIELDS, "field code"))]
+FieldCode = Annotated[str, code_schema(FIELDS), AfterValidator(code_validator(FIELDS, "field code"))]
 FieldCodes = Annotated[list[FieldCode], Field(max_length=10, examples=[["automotive", "new_energy"]]), AfterValidator(unique)]
-ModeCode = Annotated[str, AfterValidator(code_validator(COOPERATION_MODES, "cooperation mode"))]
+ModeCode = Annotated[str, code_schema(COOPERATION_MODES), AfterValidator(code_validator(COOPERATION_MODES, "cooperation mode"))]
 ModeCodes = Annotated[list[ModeCode], Field(max_length=len(COOPERATION_MODES)), AfterValidator(unique)]
 Keyword = Annotated[str, Field(min_length=1, max_length=50)]
 Keywords = Annotated[list[Keyword], Field(max_length=30, examples=[["热管理", "低温"]]), AfterValidator(unique)]
