@@ -1,6 +1,6 @@
 """Request and response bodies for achievements."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -42,7 +42,7 @@ class Team(BaseModel):
     members: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field([], max_length=50)
 
 
-EXAMPLE = {
+EXAMPLE: dict[str, Any] = {
     "title": "动力电池低温热管理与快速预热技术",
     "abstract": "针对锂离子动力电池在低温环境下容量衰减、内阻增大的问题，研制了基于脉冲自加热与热泵耦合的"
     "电池热管理系统，-20℃下5分钟内升温至10℃，整车冬季续航提升25%以上。",

@@ -1,7 +1,7 @@
 """Request and response bodies for technology contracts."""
 
 from datetime import date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -9,7 +9,11 @@ from app.contracts.models import CONTRACT_TYPES
 from app.listings.schemas import Amount
 from app.schemas import Id, PlausibleDate
 
-ContractType = Literal[tuple(CONTRACT_TYPES)]
+# Built from the one list at run time; a type checker sees the plain string it validates to.
+if TYPE_CHECKING:
+    ContractType = str
+else:
+    ContractType = Literal[tuple(CONTRACT_TYPES)]
 _LINKS = ("shortlist_entry_id", "proposal_id", "demand_id", "achievement_id")
 
 

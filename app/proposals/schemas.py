@@ -1,7 +1,7 @@
 """Request and response bodies for proposals, their review and milestones."""
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -62,7 +62,7 @@ class Attachment(BaseModel):
 
 Schedule = Annotated[list[MilestoneSpec], Field(min_length=1, max_length=50)]
 
-EXAMPLE = {
+EXAMPLE: dict[str, Any] = {
     "technical_approach": "采用脉冲自加热与热泵耦合的电池低温热管理方案，结合整车热管理策略优化。",
     "lead": {"name": "李教授", "title": "教授", "institution": "吉林大学汽车工程学院"},
     "team": [{"name": "张博士", "title": "副教授", "role": "热管理系统设计"}],
@@ -89,7 +89,11 @@ class ProposalCreate(BaseModel):
     attachments: Annotated[list[Attachment], Field(max_length=50)] = []
 
 
-ProposalUpdate = partial_of(ProposalCreate, "ProposalUpdate")
+# Every field optional (see partial_of); a type checker sees the fields of ProposalCreate.
+if TYPE_CHECKING:
+    ProposalUpdate = ProposalCreate
+else:
+    ProposalUpdate = partial_of(ProposalCreate, "ProposalUpdate")
 
 
 class MilestoneRead(BaseModel):
