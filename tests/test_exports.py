@@ -182,3 +182,27 @@ def test_a_stored_control_character_never_breaks_an_export(world, app):
     year = date.today().year
     annual = world.client.get("/api/v1/exports/annual", params={"side": "achievements", "year": year}, headers=world.admin)
     assert annual.status_code == 200, annual.text
+
+
+def test_a_passed_deadline_sent_back_unchanged_is_not_an_error(world, app):
+    """A demand whose deadline has passed re-imports from its export, and a form may send the date back;
+    only setting a deadline in the past is refused."""
+    from datetime import timedelta
+
+    from app.database import session_scope
+    from app.demands.models import Demand
+
+    record = publish(world, "demands", world.ent_a, title="过期需求")
+    passed = date.today() - timedelta(days=30)
+    with session_scope(app.state.session_factory) as session:
+        session.get(Demand, record["id"]).deadline = passed
+    url = f"/api/v1/demands/{record['id']}"
+    same = world.client.patch(url, json={"title": "过期需求（更新）", "deadline": passed.isoformat()}, headers=world.ent_a)
+    assert same.status_code == 200, same.text
+    earlier = world.client.patch(url, json={"deadline": (passed - timedelta(days=1)).isoformat()}, headers=world.ent_a)
+    assert earlier.status_code == 422 and earlier.json()["detail"][0]["loc"] == ["body", "deadline"]
+
+    exported = world.client.get("/api/v1/exports/demands", params={"format": "xlsx"}, headers=world.ent_a)
+    job = run(world, "demands", exported.content)
+    assert job["status"] == "done" and job["failed"] == 0 and job["updated"] + job["skipped"] == 1, job
+    assert [r["id"] for r in listed(world, "demands")] == [record["id"]]

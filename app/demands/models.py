@@ -16,6 +16,7 @@ class Demand(ListingColumns, Base):
 
     __tablename__ = "demands"
     entity_type = "demand"
+    deadline_attrs = ("deadline", "application_deadline", "delivery_deadline")
     text_attr = "description"
     modes_attr = "cooperation_modes"
     amount_attrs = ("budget_min", "budget_max")

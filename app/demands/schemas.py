@@ -7,7 +7,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.listings.schemas import (
     Amount,
-    Deadline,
     ListingCreate,
     ListingFilters,
     ListingQuery,
@@ -17,6 +16,7 @@ from app.listings.schemas import (
     partial_of,
 )
 from app.listings.status import DEMAND
+from app.schemas import PlausibleDate
 
 EXAMPLE: dict[str, Any] = {
     "title": "新能源汽车冬季续航衰减问题",
@@ -56,10 +56,10 @@ class DemandCreate(ListingCreate):
     reward: Amount | None = Field(None, description="榜额: one amount in yuan")
     budget_min: Amount | None = None
     budget_max: Amount | None = None
-    deadline: Deadline | None = None
+    deadline: PlausibleDate | None = None
     cooperation_modes: ModeCodes = []
-    application_deadline: Deadline | None = Field(None, description="揭榜申请截止: last day proposals are accepted")
-    delivery_deadline: Deadline | None = Field(None, description="交付期限")
+    application_deadline: PlausibleDate | None = Field(None, description="揭榜申请截止: last day proposals are accepted")
+    delivery_deadline: PlausibleDate | None = Field(None, description="交付期限")
     qualifications: Qualifications | None = None
     deliverables: LongText | None = Field(None, description="交付成果")
     acceptance_criteria: LongText | None = Field(None, description="验收标准")

@@ -23,6 +23,9 @@ class ListingColumns(RegionColumns):
     text_attr: str
     modes_attr: str
     amount_attrs: tuple[str, str]
+    # Dates that must not be in the past when they are set (an unchanged past date is kept: an
+    # exported record whose deadline has passed re-imports, and a form may send it back as it was).
+    deadline_attrs: ClassVar[tuple[str, ...]] = ()
     # The table of allowed status transitions; demands replace it with the 揭榜 life cycle.
     lifecycle: ClassVar[StateMachine] = LISTING
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import Principal
 from app.catalog.regions import Region
+from app.clock import china_today
 from app.database import lock_row, utcnow
 from app.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from app.history import service as history
@@ -73,6 +74,7 @@ def create(session: Session, *, model: type[ListingColumns], data: ListingCreate
     record = model(**data.model_dump(exclude={"status", "region"}), owner_org_id=actor.org_id, status="draft")
     record.set_region(data.region)
     record.check_consistency()
+    _check_not_past(record, record.deadline_attrs)
     session.add(record)
     session.flush()
     history.record(
@@ -99,6 +101,7 @@ def update(session: Session, *, record: ListingColumns, data: BaseModel, actor: 
     record.check_consistency()
     after = content_of(record)
     changes = {key: {"old": before[key], "new": after[key]} for key in after if before[key] != after[key]}
+    _check_not_past(record, [attr for attr in record.deadline_attrs if attr in changes])
     if changes:
         record.updated_at = utcnow()
         record.version += 1
@@ -108,6 +111,15 @@ def update(session: Session, *, record: ListingColumns, data: BaseModel, actor: 
         log_change(session, side=record.__tablename__, record_id=record.id)
     session.flush()
     return record
+
+
+def _check_not_past(record: ListingColumns, attrs) -> None:
+    """422 when one of `attrs` (deadlines being set) is a day already past on the China calendar."""
+    today = china_today()
+    for attr in attrs:
+        value = getattr(record, attr)
+        if value is not None and value < today:
+            raise InvalidInput(f"{attr} {value.isoformat()} is in the past / 截止日期已过", ["body", attr])
 
 
 def change_status(session: Session, *, record: ListingColumns, target: str, reason: str, actor: Principal):
