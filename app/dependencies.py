@@ -13,7 +13,7 @@ from app.auth import Principal
 from app.database import session_scope
 from app.errors import Unauthorized
 from app.matching.keeper import INLINE_CATCH_UP, INLINE_WAIT_SECONDS
-from app.matching.models import INDEX_CHANGED
+from app.matching.models import last_logged
 
 log = logging.getLogger("techmatch")
 
@@ -36,14 +36,16 @@ def get_session(request: Request) -> Iterator[Session]:
     a write transaction, which on SQLite holds the write lock from its first read (see
     `app.database`). When the transaction logged index changes, the matching index applies
     them right after the commit (the request's connection is back in the pool by then), so a
-    record is matchable (or gone from matches) when the request returns.
+    record is matchable (or gone from matches) when the request returns; it applies the log up
+    to its own last change and no further, leaving later writers' changes to them.
     """
     read_only = request.method in READ_METHODS or getattr(request.state, "read_only", False)
     with session_scope(request.app.state.session_factory, read_only=read_only) as session:
         yield session
-    if session.info.get(INDEX_CHANGED):
+    own = last_logged(session)
+    if own is not None:
         try:
-            request.app.state.index_keeper.catch_up(limit=INLINE_CATCH_UP, wait=INLINE_WAIT_SECONDS)
+            request.app.state.index_keeper.catch_up(limit=INLINE_CATCH_UP, wait=INLINE_WAIT_SECONDS, until=own)
         except Exception:  # the change is committed; the background worker will retry
             log.exception("inline index update failed; left to the background worker")
 

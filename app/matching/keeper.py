@@ -120,19 +120,28 @@ class IndexKeeper:
                 log.warning("index is at change %d but the database ends at %d: rebuilding", saved.applied_seq, last)
         return cls(engine, session_factory, directory, settings.index_save_every)
 
-    def catch_up(self, limit: int | None = None, show_progress: bool = False, wait: float | None = None) -> int:
+    def catch_up(
+        self, limit: int | None = None, show_progress: bool = False, wait: float | None = None, until: int | None = None
+    ) -> int:
         """Apply change-log entries after `applied_seq`, at most `limit`; returns how many.
 
         Works batch by batch, taking the lock for one batch at a time, so a long backlog never
         holds up searches. With `wait` (seconds), gives up when another thread keeps the lock
-        that long: that thread is applying the same log in order, so nothing is lost.
+        that long: that thread is applying the same log in order, so nothing is lost. With
+        `until`, stops once that position is applied (a writer waits for its own change, not for
+        the ones written after it).
         """
         applied = 0
         while limit is None or applied < limit:
             if not self._lock.acquire(timeout=-1 if wait is None else wait):
                 break
             try:
-                done = self._apply_batch(BATCH if limit is None else min(BATCH, limit - applied), show_progress)
+                size = BATCH if limit is None else min(BATCH, limit - applied)
+                if until is not None:
+                    if self.applied_seq >= until:
+                        break
+                    size = min(size, until - self.applied_seq)  # no further than `until` (at most)
+                done = self._apply_batch(size, show_progress)
             finally:
                 self._lock.release()
             if not done:

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.database import Base, UTCDateTime, utcnow
 
-# Set in `Session.info` when a transaction logged a change, so the request applies it after commit.
-INDEX_CHANGED = "index_changed"
+# The change-log rows a transaction wrote, kept in `Session.info` so that the request applies
+# them (and only what precedes them) right after its commit.
+INDEX_CHANGES = "index_changes"
 # Any constant works; it only has to be the same in every process writing the log.
 _CHANGE_LOG_LOCK = 728_301
 
@@ -39,5 +40,12 @@ def log_change(session: Session, *, side: str, record_id: int) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHANGE_LOG_LOCK})
-    session.add(IndexChange(side=side, record_id=record_id))
-    session.info[INDEX_CHANGED] = True
+    change = IndexChange(side=side, record_id=record_id)
+    session.add(change)
+    session.info.setdefault(INDEX_CHANGES, []).append(change)
+
+
+def last_logged(session: Session) -> int | None:
+    """The highest change-log position the session's committed transaction wrote, or None."""
+    changes = session.info.get(INDEX_CHANGES)
+    return max(change.seq for change in changes) if changes else None
