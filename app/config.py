@@ -1,8 +1,10 @@
 """Settings, read from `TECHMATCH_*` environment variables."""
 
+import os
 from functools import cached_property
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -20,8 +22,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"
     # Requests served at once (each holds at most one database connection), and how long a
-    # further request waits for a turn before it gets 503 with Retry-After.
-    max_concurrent_requests: int = 16
+    # further request waits for a turn before it gets 503 with Retry-After. Matching and encoding
+    # are CPU-bound: three per core keeps the cores busy, and the rest wait in line (first come,
+    # first served) instead of slowing everyone down. Measured with scripts/bench_load.py at 16
+    # clients on 2 cores (PostgreSQL): 6 slots 37 req/s, p99 0.87 s; 16 slots 32 req/s, p99 2.4 s.
+    max_concurrent_requests: int = Field(default_factory=lambda: 3 * (os.cpu_count() or 2))
     request_wait_seconds: float = 10.0
 
     # Matching: any local sentence-transformers directory; m3e-small is fetched by `make run`.
