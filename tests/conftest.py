@@ -27,7 +27,7 @@ from app.models_registry import Base
 
 POSTGRES_URL = os.environ.get("TECHMATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("TECHMATCH_REQUIRE_POSTGRES") == "1"
-_postgres_skipped: list[str] = []
+UNREACHABLE = "PostgreSQL unreachable at"
 
 
 @contextmanager
@@ -40,10 +40,9 @@ def new_database(kind: str, folder: Path) -> Iterator[str]:
     try:
         admin.connect().close()
     except OperationalError as error:
-        reason = f"PostgreSQL unreachable at {POSTGRES_URL}: {str(error).splitlines()[0]}"
+        reason = f"{UNREACHABLE} {POSTGRES_URL}: {str(error).splitlines()[0]}"
         if REQUIRE_POSTGRES:
             pytest.fail(reason + " (TECHMATCH_REQUIRE_POSTGRES=1)")
-        _postgres_skipped.append(reason)
         pytest.skip(reason)
     admin.dispose()
     with postgres_database(POSTGRES_URL) as url:
@@ -51,9 +50,11 @@ def new_database(kind: str, folder: Path) -> Iterator[str]:
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _postgres_skipped:
+    """The banner is built from the skip reports, so it shows when tests run in worker processes too."""
+    reasons = [str(report.longrepr) for report in terminalreporter.stats.get("skipped", []) if UNREACHABLE in str(report.longrepr)]
+    if reasons:
         terminalreporter.write_sep("=", "PostgreSQL half SKIPPED", yellow=True)
-        terminalreporter.write_line(_postgres_skipped[0])
+        terminalreporter.write_line(reasons[0])
         terminalreporter.write_line("Only SQLite was tested. CI sets TECHMATCH_REQUIRE_POSTGRES=1 and fails instead.")
 
 
