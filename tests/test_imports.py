@@ -217,15 +217,22 @@ class SimulatedCrash(BaseException):
     """Stands for the process dying: nothing after it runs, no handler sees it."""
 
 
-def test_interrupted_job_keeps_whole_chunks_and_resumes_on_the_next_start(world, app, client, monkeypatch):
+def queued_job(world, app):
+    """A five-row demand import queued (not started) with two rows per chunk: (factory, settings, job)."""
     content = xlsx([DEMAND_HEADER] + [demand_row(n) for n in range(1, 6)])
     settings = app.state.settings.model_copy(update={"import_chunk_rows": 2})
     factory = app.state.session_factory
     with session_scope(factory) as session:
         actor = Principal(key_id=None, org_id=world.ent_a_id, role="owner")
-        job_id = imports.create_job(
+        job = imports.create_job(
             session, settings=settings, side="demands", mode="commit", all_or_nothing=False, filename="list.xlsx", data=content, actor=actor
-        ).id
+        )
+    return factory, settings, job
+
+
+def test_interrupted_job_keeps_whole_chunks_and_resumes_on_the_next_start(world, app, client, monkeypatch):
+    factory, settings, job = queued_job(world, app)
+    job_id = job.id
     calls = []
     original = imports.apply_row
 
@@ -254,15 +261,8 @@ def test_interrupted_job_keeps_whole_chunks_and_resumes_on_the_next_start(world,
 
 
 def test_job_deleted_while_it_runs_ends_as_missing_and_drops_its_file(world, app):
-    content = xlsx([DEMAND_HEADER] + [demand_row(n) for n in range(1, 6)])
-    settings = app.state.settings.model_copy(update={"import_chunk_rows": 2})
-    factory = app.state.session_factory
-    with session_scope(factory) as session:
-        actor = Principal(key_id=None, org_id=world.ent_a_id, role="owner")
-        job = imports.create_job(
-            session, settings=settings, side="demands", mode="commit", all_or_nothing=False, filename="list.xlsx", data=content, actor=actor
-        )
-        job_id, path = job.id, imports.job_file(settings, job)
+    factory, settings, job = queued_job(world, app)
+    job_id, path = job.id, imports.job_file(settings, job)
 
     def delete_after_first_chunk(done: int, total: int) -> None:
         if done == 2:
