@@ -16,7 +16,7 @@ query title) and "abstract" (abstract only, the fairer title -> abstract
 task). With --halves, each half of the corpus is also evaluated as its own
 corpus, to see whether a difference between methods is stable.
 
-The demand task (--demands, on by default for the full corpus) queries the same
+The demand task (--task demands or all; file --demands) queries the same
 service-loaded achievements with each enterprise demand's title + description
 through the match endpoint's function, and reports for the answerable demands
 R@1, R@10 and MRR@10 of the paper written for them (overall and per difficulty),
@@ -24,8 +24,10 @@ then for the relevance signal: how many unanswerable demands the service calls
 "no good match" and how many answerable ones it wrongly does. The demands are
 split into two halves (alternate lines) to see whether the relevance thresholds
 hold on demands they were not chosen on; --fit-relevance refits the relevance
-model and thresholds (app/matching/relevance.py) and prints them. A few English
-titles of Chinese papers measure cross-lingual recall.
+model and thresholds (app/matching/relevance.py) and prints them. Short queries
+(titles, keyword pairs, nonsense) are reported and fitted on too, so one rare word
+matched is not read as a strong match. A few English titles of Chinese papers
+measure cross-lingual recall.
 
     python scripts/evaluate.py [--corpus PATH] [--limit N] [--halves] [--cache FILE]
                                [--task titles|demands|all] [--demands PATH] [--fit-relevance]

@@ -29,7 +29,7 @@ COVERAGE_WEIGHT = 5.07
 LEXICAL_WEIGHT = 2.49
 INTERCEPT = -34.38
 # Band thresholds on relevance, chosen on the same task (see README).
-STRONG = 0.42
+STRONG = 0.365
 POSSIBLE = 0.06
 
 
