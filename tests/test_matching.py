@@ -154,6 +154,8 @@ def test_a_filter_never_changes_a_relevance(world, library):
     everything = world.client.post("/api/v1/match", json=query, headers=world.reader).json()["items"]
     unfiltered = {item["id"]: item["relevance"] for item in everything}
     assert len(unfiltered) == len(library)
+    assert all(0 <= item["explanation"]["lexical_coverage"] <= 1 for item in everything)
+    assert max(item["explanation"]["lexical_coverage"] for item in everything) > 0.5  # the thermal record says most of it
     for filters in ({"region": "222400"}, {"maturity": ["industrial"]}, {"field": ["new_energy"]}):
         filtered = world.client.post("/api/v1/match", json={**query, "filters": filters}, headers=world.reader).json()
         assert filtered["items"], filters
