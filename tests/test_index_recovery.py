@@ -53,7 +53,8 @@ def _owner_key(service: Service, admin: dict) -> dict:
 
 
 def _ranked_ids(service: Service, headers: dict, text: str) -> list[int]:
-    body = {"text": text, "target": "achievements", "k": 10}
+    """What the index holds for `text`, weak matches included (this is about recovery, not relevance)."""
+    body = {"text": text, "target": "achievements", "k": 10, "include_weak": True}
     return [item["id"] for item in httpx.post(f"{service.url}/match", json=body, headers=headers, timeout=30).json()["items"]]
 
 

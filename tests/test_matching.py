@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from payloads import achievement, demand
 
+from app.matching.relevance import band
+
 SAMPLE = [json.loads(line) for line in (Path(__file__).parent / "data" / "csl_sample.jsonl").open(encoding="utf-8")]
 
 THERMAL = achievement(
@@ -72,12 +74,16 @@ def matches(world, path, **params):
 
 
 def test_demand_finds_the_solution_worded_differently(world, library):
+    """Worded this differently, in an index of 44 records, the right match ranks first but rates weak."""
     demand_id = publish(world, "demands", WINTER_RANGE, world.ent_a)
-    result = matches(world, f"/api/v1/demands/{demand_id}/matches", k=5)
+    result = matches(world, f"/api/v1/demands/{demand_id}/matches", k=5, include_weak=True)
     assert result["target"] == "achievements" and result["source"] == {"side": "demands", "id": demand_id}
     top = result["items"][0]
     assert top["id"] == library["thermal"], [i["record"]["title"] for i in result["items"]]
     assert 0 <= top["score"] <= 1
+    for item in result["items"]:
+        assert 0 <= item["relevance"] <= 1 and item["band"] == band(item["relevance"])
+    assert top["relevance"] == max(item["relevance"] for item in result["items"])
     assert [item["score"] for item in result["items"]] == sorted((item["score"] for item in result["items"]), reverse=True)
     explanation = top["explanation"]
     assert explanation["shared_fields"] == ["automotive"]
@@ -89,7 +95,7 @@ def test_achievement_finds_its_demand(world, library):
     coking = demand(title="乙烯裂解炉管结焦抑制", description="石化装置乙烯裂解炉管结焦严重，需要抑制结焦延长运行周期。",
                     fields=["petrochemical"], keywords=["结焦"])
     other = publish(world, "demands", coking, world.ent_b)
-    result = matches(world, f"/api/v1/achievements/{library['thermal']}/matches", k=2)
+    result = matches(world, f"/api/v1/achievements/{library['thermal']}/matches", k=2, include_weak=True)
     assert [item["id"] for item in result["items"]] == [demand_id, other]
 
 
@@ -99,7 +105,7 @@ def test_free_text_explains_shared_terms(world, library):
     )
     assert response.status_code == 200, response.text
     top = response.json()["items"][0]
-    assert top["id"] == library["near_2"]
+    assert top["id"] == library["near_2"] and top["band"] == "strong"
     assert "秸秆" in " ".join(top["explanation"]["matched_terms"])
     assert "<em>" in top["explanation"]["record_highlight"] and "<em>" in top["explanation"]["query_highlight"]
 
@@ -127,7 +133,7 @@ def test_filters_apply_before_the_top_k(world, library):
     """The one record in the region is far down the text ranking, yet k=1 returns it."""
     far_down = library[SAMPLE[0]["id"]]
     world.client.patch(f"/api/v1/achievements/{far_down}", json={"region": "222401", "maturity": "lab"}, headers=world.uni)
-    query = {"text": "动力电池低温热管理", "target": "achievements", "k": 1}
+    query = {"text": "动力电池低温热管理", "target": "achievements", "k": 1, "include_weak": True}
     only = world.client.post("/api/v1/match", json={**query, "filters": {"region": "222400"}}, headers=world.reader).json()
     assert [item["id"] for item in only["items"]] == [far_down]
     by_maturity = world.client.post(
@@ -135,15 +141,49 @@ def test_filters_apply_before_the_top_k(world, library):
     ).json()
     assert sorted(item["id"] for item in by_maturity["items"]) == sorted([library["near_0"], library["near_2"]])
     by_field = matches(world, f"/api/v1/achievements/{library['thermal']}/matches", k=100, field="petrochemical")
-    assert by_field["items"] == []
+    assert by_field["items"] == [] and by_field["no_good_match"] is True
+    assert "no published record passes the filters" in by_field["reason"]
+
+
+def test_a_filter_never_changes_a_relevance(world, library):
+    """Relevance is absolute: the same record gets the same value whichever records a filter leaves beside it,
+    whereas `score` is normalised over the candidates (a filter may rescale it from top to bottom)."""
+    far_down = library[SAMPLE[0]["id"]]
+    world.client.patch(f"/api/v1/achievements/{far_down}", json={"region": "222401"}, headers=world.uni)
+    query = {"text": "动力电池低温热管理", "target": "achievements", "k": 100, "include_weak": True}
+    everything = world.client.post("/api/v1/match", json=query, headers=world.reader).json()["items"]
+    unfiltered = {item["id"]: item["relevance"] for item in everything}
+    assert len(unfiltered) == len(library)
+    assert all(0 <= item["explanation"]["lexical_coverage"] <= 1 for item in everything)
+    assert max(item["explanation"]["lexical_coverage"] for item in everything) > 0.5  # the thermal record says most of it
+    for filters in ({"region": "222400"}, {"maturity": ["industrial"]}, {"field": ["new_energy"]}):
+        filtered = world.client.post("/api/v1/match", json={**query, "filters": filters}, headers=world.reader).json()
+        assert filtered["items"], filters
+        for item in filtered["items"]:
+            assert item["relevance"] == unfiltered[item["id"]], (filters, item["record"]["title"])
+    demand_id = publish(world, "demands", WINTER_RANGE, world.ent_a)
+    by_record = matches(world, f"/api/v1/demands/{demand_id}/matches", k=100, include_weak=True)["items"]
+    narrowed = matches(world, f"/api/v1/demands/{demand_id}/matches", k=100, include_weak=True, maturity="industrial")["items"]
+    assert {item["id"]: item["relevance"] for item in narrowed}.items() <= {item["id"]: item["relevance"] for item in by_record}.items()
+
+
+@pytest.mark.parametrize("text", ["x", "的", "哈哈哈哈", "asdf qwer", "今天天气不错"])
+def test_nonsense_is_no_good_match(world, library, text):
+    query = {"text": text, "target": "achievements", "k": 5}
+    response = world.client.post("/api/v1/match", json=query, headers=world.reader).json()
+    assert response["items"] == [] and response["no_good_match"] is True
+    assert "no good match" in response["reason"] and "相关度" in response["reason"]
+    weak = world.client.post("/api/v1/match", json={**query, "include_weak": True}, headers=world.reader).json()
+    assert weak["no_good_match"] is True and len(weak["items"]) == 5
+    assert {item["band"] for item in weak["items"]} == {"weak"}
 
 
 def test_prefer_region_lifts_local_records(world, library):
     """The local twin has THERMAL's text but one maturity step less, so it ranks second until its region is preferred."""
     demand_id = publish(world, "demands", WINTER_RANGE, world.ent_a)
     local = publish(world, "achievements", {**THERMAL, "maturity": "small_pilot", "region": "222401"}, world.uni)
-    plain = matches(world, f"/api/v1/demands/{demand_id}/matches", k=2)
-    preferred = matches(world, f"/api/v1/demands/{demand_id}/matches", k=2, prefer_region="222400")
+    plain = matches(world, f"/api/v1/demands/{demand_id}/matches", k=2, include_weak=True)
+    preferred = matches(world, f"/api/v1/demands/{demand_id}/matches", k=2, prefer_region="222400", include_weak=True)
     assert [item["id"] for item in plain["items"]] == [library["thermal"], local]
     assert [item["id"] for item in preferred["items"]] == [local, library["thermal"]]
     local_factors = preferred["items"][0]["explanation"]["factors"]
@@ -152,7 +192,9 @@ def test_prefer_region_lifts_local_records(world, library):
 
 def test_drafts_match_for_their_owner_only(world, library):
     draft = world.client.post("/api/v1/demands", json={**WINTER_RANGE, "status": "draft"}, headers=world.ent_a).json()
-    own = world.client.get(f"/api/v1/demands/{draft['id']}/matches", params={"k": 1}, headers=world.ent_a).json()
+    own = world.client.get(
+        f"/api/v1/demands/{draft['id']}/matches", params={"k": 1, "include_weak": True}, headers=world.ent_a
+    ).json()
     assert own["items"][0]["id"] == library["thermal"]
     assert world.client.get(f"/api/v1/demands/{draft['id']}/matches", headers=world.broker).status_code == 404
 

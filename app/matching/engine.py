@@ -61,6 +61,7 @@ class Match(NamedTuple):
     dense_score: float
     bm25_score: float
     matched_terms: list[str]
+    lexical_coverage: float = 0.0  # bm25_score / the query's BM25 ceiling, in [0, 1] (absolute relevance)
 
 
 class _Side:
@@ -203,9 +204,10 @@ class MatchEngine:
                 fused = self._fuse(dense, target.bm25.scores_of(expanded, pool))
             fused = self._propagate(fused, neighbours)
             cosine = candidates @ query
+            coverage = bm25_scores / max(target.bm25.ceiling(tokens), 1e-9)
             best = np.argsort(-fused, kind="stable")[:k]
             return [Match(int(pool[i]), float(fused[i]), float(cosine[i]), float(bm25_scores[i]),
-                          matched_terms(tokens, target.bm25.terms_of(int(pool[i])))) for i in best]
+                          matched_terms(tokens, target.bm25.terms_of(int(pool[i]))), float(coverage[i])) for i in best]
 
     def _feedback(self, target: _Side, vector: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Rocchio step in dense space: query + weight * mean of the top feedback vectors."""

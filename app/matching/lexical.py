@@ -232,6 +232,18 @@ class BM25Index:
             scores[docs] += qtf * idf * tfs * (self.k1 + 1) / (tfs + norm[docs])
         return scores
 
+    def ceiling(self, query_tokens: Sequence[str]) -> float:
+        """The most any record could score for the query: each term's frequency saturated (tf -> inf).
+
+        A scale for BM25 that belongs to the query (and the corpus's term statistics), not to the
+        other candidates: score / ceiling reads the same whatever the filters. Terms no record
+        holds count at the highest idf, since a query about what the corpus lacks is no match.
+        """
+        counts = Counter(query_tokens)
+        df = np.array([self._df[self._term_ids[t]] if t in self._term_ids else 0 for t in counts], dtype=np.float64)
+        qtf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        return float((qtf * np.log1p((self.count - df + 0.5) / (df + 0.5))).sum() * (self.k1 + 1))
+
     def top(self, scores: np.ndarray, k: int, allowed_ids: Iterable[int] | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, ids) with score > 0, restricted to allowed_ids before ranking."""

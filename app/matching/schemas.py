@@ -9,7 +9,8 @@ from app.schemas import RegionCode
 
 MAX_K = 100
 # Query parameters of a match that are options, not filters.
-MATCH_OPTIONS = {"k", "prefer_region"}
+MATCH_OPTIONS = {"k", "prefer_region", "include_weak"}
+INCLUDE_WEAK = Field(False, description='list the weak matches even when none reaches the "possible" band')
 
 
 class MatchQuery(ListingFilters):
@@ -17,6 +18,7 @@ class MatchQuery(ListingFilters):
 
     k: int = Field(10, ge=1, le=MAX_K, description="how many matches")
     prefer_region: RegionCode | None = Field(None, description="rank records in this region first")
+    include_weak: bool = INCLUDE_WEAK
 
 
 def match_query_model(filters: type[ListingFilters]) -> type[MatchQuery]:
@@ -45,12 +47,21 @@ class Explanation(BaseModel):
     text_relevance: float = Field(description="fused dense + BM25 relevance in [0,1], before adjustments")
     semantic_similarity: float = Field(description="cosine similarity of the two texts' embeddings")
     lexical_score: float = Field(description="raw BM25 score of the record for the query terms")
+    lexical_coverage: float = Field(
+        description="lexical_score divided by the most any record could score for the query terms, in [0,1]"
+    )
     factors: list[FactorRead]
 
 
 class MatchItem(BaseModel):
     id: int
-    score: float = Field(ge=0, le=1)
+    score: float = Field(ge=0, le=1, description="ranks the matches of this request; not comparable across requests")
+    relevance: float = Field(
+        ge=0, le=1, description="absolute relevance, comparable across requests, sides and filters (see README)"
+    )
+    band: Literal["strong", "possible", "weak"] = Field(
+        description="strong: very likely answers the query; possible: worth reading; weak: not a match to forward"
+    )
     record: dict[str, Any] = Field(description="the matched record, as its own endpoint returns it")
     explanation: Explanation
 
@@ -58,7 +69,9 @@ class MatchItem(BaseModel):
 class MatchResponse(BaseModel):
     target: Literal["achievements", "demands"]
     source: dict[str, Any] | None = Field(description='{"side": ..., "id": ...} for a match by record; null for free text')
-    items: list[MatchItem]
+    items: list[MatchItem] = Field(description='empty when no_good_match, unless include_weak')
+    no_good_match: bool = Field(description='no candidate reaches the "possible" band (or none passes the filters)')
+    reason: str | None = Field(description="why there is no good match (Chinese / English); null otherwise")
     pending_changes: int = Field(description="committed changes not yet in the index (0: everything is visible)")
 
 
@@ -83,6 +96,7 @@ class TextMatchRequest(BaseModel):
     k: int = Field(10, ge=1, le=MAX_K)
     filters: dict[str, Any] = Field({}, description="the target list's filters (field, region, mode, maturity, price/budget range, …)")
     prefer_region: RegionCode | None = Field(None, description="rank records in this region first")
+    include_weak: bool = INCLUDE_WEAK
 
 
 class DuplicateWarning(BaseModel):

@@ -3,9 +3,13 @@
 Hard filters become the set of allowed ids *before* retrieval, so a filter never empties a
 top-k that was cut first. Candidates are re-read from the database and anything no longer
 published is dropped, so a withdrawn record cannot appear even while the index catches up.
+
+Every match carries an absolute `relevance` and its `band` (relevance.py). When no candidate
+reaches the `possible` band the result says "no good match" and, unless the caller asks for the
+weak ones, lists nothing: a broker should not forward the least bad of a weak lot.
 """
 
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
@@ -24,6 +28,7 @@ from app.listings.schemas import ListingFilters
 from app.matching.engine import Match
 from app.matching.keeper import IndexKeeper
 from app.matching.ranking import Profile, adjustments, highlight, profile_of
+from app.matching.relevance import POSSIBLE, band, relevance
 from app.matching.schemas import MATCH_OPTIONS, DuplicateWarning, MatchQuery
 from app.matching.text import document_text, normalize
 
@@ -34,6 +39,19 @@ SIDES: dict[str, tuple[type[ListingColumns], type[ListingFilters], type[BaseMode
 }
 OTHER_SIDE = {"demands": "achievements", "achievements": "demands"}
 DUPLICATE_SIMILARITY = 0.95
+NO_RECORD_PASSES = "没有符合筛选条件的已发布记录 / no published record passes the filters"
+
+
+class MatchResult(TypedDict):
+    """The ranked matches of one request and whether any of them is worth forwarding."""
+
+    items: list[dict[str, Any]]
+    no_good_match: bool
+    reason: str | None
+
+
+def _nothing(reason: str) -> MatchResult:
+    return {"items": [], "no_good_match": True, "reason": reason}
 
 
 def parse_filters(target: str, filters: dict[str, Any]) -> ListingFilters:
@@ -54,10 +72,10 @@ def _allowed_ids(session: Session, target: str, filters: ListingFilters) -> list
 
 def match_record(
     session: Session, keeper: IndexKeeper, *, side: str, record_id: int, query: MatchQuery, actor: Principal,
-) -> list[dict[str, Any]]:
+) -> MatchResult:
     """Records of the other side for one stored record (its own drafts included, for its owner).
 
-    `query` holds the target list's filters and the options `k` and `prefer_region`.
+    `query` holds the target list's filters and the options `k`, `prefer_region` and `include_weak`.
     """
     filters, k, prefer_region = query, query.k, query.prefer_region
     record = listings.get_visible_or_raise(session, model=SIDES[side][0], record_id=record_id, actor=actor)
@@ -65,26 +83,27 @@ def match_record(
     keeper.refresh(session)
     allowed = _allowed_ids(session, target, filters)
     if allowed == []:
-        return []
+        return _nothing(NO_RECORD_PASSES)
     pool = _pool_size(k)
     text = document_text(*record.searchable_text())
     try:
         candidates = keeper.engine.search_like(target, side, record_id, k=pool, allowed_ids=allowed)
     except KeyError:  # not indexed: a draft, or not yet caught up
         candidates = keeper.engine.search_text(target, text, k=pool, allowed_ids=allowed)
-    return _rank(session, target, candidates, profile_of(record), text, prefer_region, k)
+    return _rank(session, target, candidates, profile_of(record), text, prefer_region, k, query.include_weak)
 
 
 def match_text(
-    session: Session, keeper: IndexKeeper, *, text: str, target: str, filters: ListingFilters, k: int, prefer_region: str | None
-) -> list[dict[str, Any]]:
+    session: Session, keeper: IndexKeeper, *, text: str, target: str, filters: ListingFilters, k: int,
+    prefer_region: str | None, include_weak: bool = False,
+) -> MatchResult:
     """Records of `target` for free text (brokers, partner platforms)."""
     keeper.refresh(session)
     allowed = _allowed_ids(session, target, filters)
     if allowed == []:
-        return []
+        return _nothing(NO_RECORD_PASSES)
     candidates = keeper.engine.search_text(target, text, k=_pool_size(k), allowed_ids=allowed)
-    return _rank(session, target, candidates, Profile(), normalize(text), prefer_region, k)
+    return _rank(session, target, candidates, Profile(), normalize(text), prefer_region, k, include_weak)
 
 
 def _pool_size(k: int) -> int:
@@ -93,9 +112,14 @@ def _pool_size(k: int) -> int:
 
 
 def _rank(
-    session: Session, target: str, candidates: list[Match], source: Profile, source_text: str, prefer_region: str | None, k: int
-) -> list[dict[str, Any]]:
-    """Adjust and re-sort the candidates that are still published; explain the best k."""
+    session: Session, target: str, candidates: list[Match], source: Profile, source_text: str, prefer_region: str | None,
+    k: int, include_weak: bool,
+) -> MatchResult:
+    """Adjust and re-sort the candidates that are still published; rate and explain the best k.
+
+    "No good match" when none of the best k reaches the `possible` band; the items are then
+    listed only if `include_weak` asks for them.
+    """
     model, _, read = SIDES[target]
     ids = [candidate.id for candidate in candidates]
     records = {r.id: r for r in session.scalars(select(model).where(model.id.in_(ids), model.status == "published"))}
@@ -109,11 +133,26 @@ def _rank(
         factors = adjustments(source, profile, region)
         score = min(1.0, max(0.0, candidate.score + sum(f.effect for f in factors)))
         scored.append((score, candidate, record, profile, factors))
+    if not scored:
+        return _nothing(NO_RECORD_PASSES)
     scored.sort(key=lambda item: item[0], reverse=True)
-    return [
+    del scored[k:]
+    rated = {c.id: round(relevance(c.dense_score, c.lexical_coverage, c.bm25_score), 4) for _, c, *_ in scored}
+    best = max(rated.values())
+    no_good_match = best < POSSIBLE
+    reason = (
+        f"最佳匹配的相关度 {best:.2f} 低于“可能相关”阈值 {POSSIBLE:.2f}，没有值得推荐的结果 / "
+        f"no good match: the best relevance {best:.2f} is below the 'possible' band ({POSSIBLE:.2f})"
+        if no_good_match else None
+    )
+    if no_good_match and not include_weak:
+        return {"items": [], "no_good_match": True, "reason": reason}
+    items = [
         {
             "id": record.id,
             "score": round(score, 4),
+            "relevance": rated[record.id],
+            "band": band(rated[record.id]),
             "record": read.model_validate(record).model_dump(mode="json"),
             "explanation": {
                 "matched_terms": candidate.matched_terms,
@@ -123,11 +162,13 @@ def _rank(
                 "text_relevance": round(candidate.score, 4),
                 "semantic_similarity": round(candidate.dense_score, 4),
                 "lexical_score": round(candidate.bm25_score, 4),
+                "lexical_coverage": round(candidate.lexical_coverage, 4),
                 "factors": [factor.__dict__ for factor in factors],
             },
         }
-        for score, candidate, record, profile, factors in scored[:k]
+        for score, candidate, record, profile, factors in scored
     ]
+    return {"items": items, "no_good_match": no_good_match, "reason": reason}
 
 
 def near_duplicates(session: Session, keeper: IndexKeeper, *, side: str, text: str) -> list[DuplicateWarning]:

@@ -25,10 +25,10 @@ def keeper_of(request: Request) -> IndexKeeper:
 
 
 def _response(
-    session: Session, keeper: IndexKeeper, target: str, source: dict[str, Any] | None, items: list[dict[str, Any]]
+    session: Session, keeper: IndexKeeper, target: str, source: dict[str, Any] | None, result: service.MatchResult
 ) -> dict[str, Any]:
     pending = sum(keeper.pending(session).values())
-    return {"target": target, "source": source, "items": items, "pending_changes": pending}
+    return {"target": target, "source": source, **result, "pending_changes": pending}
 
 
 def _add_record_route(side: str) -> None:
@@ -50,11 +50,8 @@ def _add_record_route(side: str) -> None:
         query: Annotated[query_model, Query()],  # type: ignore[valid-type]
     ) -> dict[str, Any]:
         keeper = keeper_of(request)
-        items = service.match_record(
-            session, keeper, side=side, record_id=record_id, query=query,
-            actor=principal,
-        )
-        return _response(session, keeper, target, {"side": side, "id": record_id}, items)
+        result = service.match_record(session, keeper, side=side, record_id=record_id, query=query, actor=principal)
+        return _response(session, keeper, target, {"side": side, "id": record_id}, result)
 
 
 _add_record_route("demands")
@@ -67,7 +64,8 @@ _add_record_route("achievements")
 def match_text(body: TextMatchRequest, request: Request, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     keeper = keeper_of(request)
     filters = service.parse_filters(body.target, body.filters)
-    items = service.match_text(
-        session, keeper, text=body.text, target=body.target, filters=filters, k=body.k, prefer_region=body.prefer_region
+    result = service.match_text(
+        session, keeper, text=body.text, target=body.target, filters=filters, k=body.k,
+        prefer_region=body.prefer_region, include_weak=body.include_weak,
     )
-    return _response(session, keeper, body.target, None, items)
+    return _response(session, keeper, body.target, None, result)
