@@ -9,6 +9,7 @@ from payloads import achievement, demand
 from app.matching.relevance import band
 
 SAMPLE = [json.loads(line) for line in (Path(__file__).parent / "data" / "csl_sample.jsonl").open(encoding="utf-8")]
+EXACT_TERMS = [json.loads(line) for line in (Path(__file__).parent / "data" / "exact_terms.jsonl").open(encoding="utf-8")]
 
 THERMAL = achievement(
     title="动力电池低温热管理与快速预热技术",
@@ -108,6 +109,23 @@ def test_free_text_explains_shared_terms(world, library):
     assert top["id"] == library["near_2"] and top["band"] == "strong"
     assert "秸秆" in " ".join(top["explanation"]["matched_terms"])
     assert "<em>" in top["explanation"]["record_highlight"] and "<em>" in top["explanation"]["query_highlight"]
+
+
+def test_an_acronym_finds_its_records_first_and_explanations_hold_no_filler(world, library):
+    """Among the library and records of the same topics that do not use it, "VOCs" finds the two that do."""
+    ids = {r["key"]: publish(world, "achievements", achievement(title=r["title"], abstract=r["abstract"], keywords=r["keywords"],
+                                                                  fields=["other"]), world.uni)
+           for r in EXACT_TERMS}
+    vocs = {ids[r["key"]] for r in EXACT_TERMS if "VOCs" in r["terms"]}
+    response = world.client.post("/api/v1/match", json={"text": "VOCs", "target": "achievements", "k": 5}, headers=world.reader)
+    assert response.status_code == 200, response.text
+    assert {item["id"] for item in response.json()["items"][:2]} == vocs
+    query = "我们公司想找能处理喷涂车间VOCs废气问题的技术，希望提供相关方案"
+    items = world.client.post("/api/v1/match", json={"text": query, "target": "achievements", "k": 5}, headers=world.reader).json()["items"]
+    assert items[0]["id"] == ids["vocs_rco"]
+    assert "<em>VOCs</em>" in items[0]["explanation"]["query_highlight"]
+    terms = [term for item in items for term in item["explanation"]["matched_terms"]]
+    assert "vocs" in terms and not {"我们", "公司", "想", "找", "处理", "问题", "希望", "提供", "相关"} & set(terms), terms
 
 
 def test_traditional_script_finds_the_simplified_record(world, library):

@@ -23,7 +23,11 @@ Ranking of one query:
    close to other good records are good), giving `score` in [0, 1].
    The score is relative to the query's candidate pool (the best candidate
    scores near 1); `dense_score` (plain cosine) and `bm25_score` (of the
-   query's own words) are returned too, for thresholds and explanations.
+   query's own words) are returned too, for thresholds and explanations;
+7. exact terms: for a query of at most `exact_query_words` words, the score
+   is blended (weight `exact_weight`) with the share of the query's terms
+   each candidate contains verbatim, weighted by their rarity (see
+   _exact_terms): "VOCs" or "Ti-6Al-4V" finds the records that say so first.
 
 Defaults were chosen with scripts/evaluate.py, checking each change on two
 disjoint halves of the corpus so that only robust gains were kept.
@@ -77,7 +81,8 @@ class MatchEngine:
                  pool: int = 100, prf_docs: int = 3, prf_weight: float = 0.5,
                  smooth_docs: int = 5, smooth_weight: float = 1.0,
                  lexical_prf_docs: int = 5, lexical_prf_terms: int = 10, lexical_query_weight: int = 2,
-                 propagate_docs: int = 10, propagate_weight: float = 1.0, index_kind: str = "auto"):
+                 propagate_docs: int = 10, propagate_weight: float = 1.0,
+                 exact_weight: float = 0.5, exact_query_words: int = 3, index_kind: str = "auto"):
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}; choose from {sorted(FUSIONS)}")
         self.encoder = encoder
@@ -88,6 +93,7 @@ class MatchEngine:
         self.lexical_prf_docs, self.lexical_prf_terms = lexical_prf_docs, lexical_prf_terms
         self.lexical_query_weight = lexical_query_weight
         self.propagate_docs, self.propagate_weight = propagate_docs, propagate_weight
+        self.exact_weight, self.exact_query_words = exact_weight, exact_query_words
         self._index_kind = index_kind
         self._lock = threading.RLock()
         # Process-wide: a query's matrix products are small, and multi-threaded
@@ -202,7 +208,7 @@ class MatchEngine:
                 feedback_ids = pool[np.argsort(-fused, kind="stable")[: self.lexical_prf_docs]]
                 expanded = target.bm25.score_all(self._expanded_query(target, tokens, feedback_ids))
                 fused = self._fuse(dense, target.bm25.scores_of(expanded, pool))
-            fused = self._propagate(fused, neighbours)
+            fused = self._exact_terms(target, tokens, pool, self._propagate(fused, neighbours))
             cosine = candidates @ query
             coverage = bm25_scores / max(target.bm25.ceiling(tokens), 1e-9)
             best = np.argsort(-fused, kind="stable")[:k]
@@ -257,6 +263,26 @@ class MatchEngine:
         spread = fused[neighbours[:, : self.propagate_docs]].mean(axis=1)
         averaged: np.ndarray = (fused + self.propagate_weight * spread) / (1 + self.propagate_weight)
         return averaged.astype(np.float32)
+
+    def _exact_terms(self, target: _Side, tokens: list[str], pool: np.ndarray, fused: np.ndarray) -> np.ndarray:
+        """Blend a short query's score with each candidate's verbatim share of its rare terms.
+
+        An acronym, a formula or a model number gives the encoder little to read, and propagation
+        averages the record that carries the term with neighbours that do not; yet a rare term
+        found verbatim is the strongest evidence such a query offers. Rarity (idf, see
+        BM25Index.rare_term_share) keeps a common word from overriding the semantic order. A
+        query of more words carries its own context and keeps the fused score. Words are the
+        tokens not contained in a longer one (jieba's search mode adds 合金 to 钛合金).
+        """
+        distinct = set(tokens)
+        words = [t for t in distinct if not any(t != other and t in other for other in distinct)]
+        if not self.exact_weight or not words or len(words) > self.exact_query_words:
+            return fused
+        share = target.bm25.rare_term_share(tokens, pool)
+        if not share.any():  # no candidate holds a query term: nothing to prefer
+            return fused
+        blended: np.ndarray = (1 - self.exact_weight) * fused + self.exact_weight * share
+        return blended.astype(np.float32)
 
     def _fuse(self, dense: np.ndarray, bm25: np.ndarray) -> np.ndarray:
         if self.fusion == "mix":

@@ -26,13 +26,19 @@ import numpy as np
 
 jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter is not the service's log
 
-_STOPWORDS = frozenset(
-    """的 了 和 与 及 或 在 是 为 对 于 以 将 把 被 由 从 向 到 等 并 其 该 此 这 那 之 而 且 也 又 都 就
-    中 上 下 内 后 前 时 所 可 能 会 有 无 不 非 个 种 一种 一个 一些 这些 那些 我们 本文 文中 通过 利用 采用
-    基于 进行 以及 及其 提出 研究 方法 分析 结果 表明 具有 实现 得到 对于 关于 根据 其中 同时 因此 然而 但是
-    可以 能够 已经 一定 主要 相关 不同 用于 作为 之间 针对 a an the of and or in on for to with by from is are
-    be as at this that we our it its""".split()
-)
+
+def _read_stopwords(path: Path) -> frozenset[str]:
+    """The words of a stop-word file: whitespace-separated, "#" starts a comment."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(word for line in lines for word in line.split("#", 1)[0].split())
+
+
+STOPWORDS = _read_stopwords(Path(__file__).with_name("stopwords.txt"))
+# An exact term: a run of Latin letters and digits, joined inside by "." or "-" (VOCs, PM2.5,
+# Ti-6Al-4V, 5G, LiFePO4). Such runs are cut out before jieba, which would split them
+# (pm2 . 5) or glue them to a neighbouring Chinese dictionary word (vocs治理).
+_LATIN = "0-9A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"  # digits and Latin letters, without × and ÷
+_EXACT = re.compile(f"([{_LATIN}]+(?:[.\\-][{_LATIN}]+)*)")
 _WORD = re.compile(r"[^\W_]")  # a letter, digit or CJK character
 
 
@@ -86,12 +92,22 @@ class Tokenizer:
                     self._terms.add(word)
 
     def tokenize(self, text: str) -> list[str]:
-        """Lowercased tokens without stopwords, punctuation or whitespace."""
+        """Lowercased tokens in text order, without stop words, punctuation or whitespace.
+
+        Exact terms stay whole and are only case-folded (VOCs -> vocs, Ti-6Al-4V -> ti-6al-4v);
+        jieba cuts the text between them. A Latin word written with a capital letter is a name,
+        symbol or acronym (IT, As, NO), so the stop-word list applies to lowercase ones only.
+        """
         tokens = []
-        for token in self._jieba.cut_for_search(text.lower()):
-            token = token.strip()
-            if token and token not in _STOPWORDS and _WORD.search(token):
-                tokens.append(token)
+        for number, part in enumerate(_EXACT.split(text)):
+            if number % 2:  # split() puts the captured exact terms at odd positions
+                if part.lower() not in STOPWORDS or part != part.lower():
+                    tokens.append(part.lower())
+                continue
+            for token in self._jieba.cut_for_search(part.lower()):
+                token = token.strip()
+                if token and token not in STOPWORDS and _WORD.search(token):
+                    tokens.append(token)
         return tokens
 
 
@@ -211,6 +227,28 @@ class BM25Index:
         df = np.array([self._df[t] for t in term_ids.tolist()], dtype=np.float32)
         return np.log1p((self.count - df + 0.5) / (df + 0.5))
 
+    def _term_idf(self, df: int) -> float:
+        return math.log1p((self.count - df + 0.5) / (df + 0.5))
+
+    def rare_term_share(self, query_tokens: Sequence[str], ids: Iterable[int]) -> np.ndarray:
+        """Per id, the share of the distinct query terms the record contains verbatim, weighted by rarity.
+
+        A term's rarity is its idf divided by the idf of a term found in a single record, in
+        (0, 1]: a record holding every query term scores near 1 when the terms are rare in the
+        corpus (an acronym, a formula) and little when they are common words.
+        """
+        terms = list(dict.fromkeys(query_tokens))
+        labels = np.array([self._id_label.get(int(i), -1) for i in ids], dtype=np.int64)
+        share = np.zeros(len(labels), dtype=np.float32)
+        if not terms or not self.count:
+            return share
+        for term in terms:
+            tid = self._term_ids.get(term)
+            if tid is not None and self._df[tid]:
+                holders = np.isin(labels, np.frombuffer(self._post_docs[tid], dtype=np.int32))
+                share[holders] += self._term_idf(self._df[tid]) / self._term_idf(1)
+        return share / len(terms)
+
     def score_all(self, query_tokens: Sequence[str]) -> np.ndarray:
         """BM25 score of every internal label; pass the result to top() and scores_of().
 
@@ -228,8 +266,7 @@ class BM25Index:
                 continue
             docs = np.frombuffer(self._post_docs[tid], dtype=np.int32).copy()
             tfs = np.frombuffer(self._post_tfs[tid], dtype=np.float32).copy()
-            idf = math.log1p((self.count - self._df[tid] + 0.5) / (self._df[tid] + 0.5))
-            scores[docs] += qtf * idf * tfs * (self.k1 + 1) / (tfs + norm[docs])
+            scores[docs] += qtf * self._term_idf(self._df[tid]) * tfs * (self.k1 + 1) / (tfs + norm[docs])
         return scores
 
     def ceiling(self, query_tokens: Sequence[str]) -> float:
