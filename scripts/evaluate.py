@@ -57,7 +57,7 @@ from app.matching.engine import MatchEngine  # noqa: E402
 from app.matching.text import document_text  # noqa: E402
 
 SIDE = "achievements"
-_PLAIN = dict(prf_docs=0, smooth_docs=0, lexical_prf_docs=0, propagate_docs=0)
+_PLAIN = dict(prf_docs=0, smooth_docs=0, lexical_prf_docs=0, propagate_docs=0, exact_weight=0)
 METHODS = {
     "bm25 only": dict(_PLAIN, fusion="mix", dense_weight=0.0),
     "dense only": dict(_PLAIN, fusion="mix", dense_weight=1.0),
