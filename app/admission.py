@@ -8,10 +8,11 @@ says when to come back, instead of stalling for the pool's timeout and failing w
 """
 
 import asyncio
-import json
 import math
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.errors import busy_response
 
 GUARDED_PREFIX = "/api/"
 
@@ -39,25 +40,10 @@ class AdmissionControl:
             async with asyncio.timeout(self.wait_seconds):
                 await semaphore.acquire()
         except TimeoutError:
-            await self._busy(send)
+            retry_after = str(max(1, math.ceil(self.wait_seconds)))
+            await busy_response("every request slot stayed taken", retry_after)(scope, receive, send)
             return
         try:
             await self.app(scope, receive, send)
         finally:
             semaphore.release()
-
-    async def _busy(self, send: Send) -> None:
-        retry_after = str(max(1, math.ceil(self.wait_seconds)))
-        body = json.dumps(
-            {"detail": [{
-                "loc": [], "msg": f"服务繁忙，请 {retry_after} 秒后重试 / server busy, retry after {retry_after}s", "type": "server_busy",
-            }]},
-            ensure_ascii=False,
-        ).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"retry-after", retry_after.encode()),
-        ]
-        await send({"type": "http.response.start", "status": 503, "headers": headers})
-        await send({"type": "http.response.body", "body": body})

@@ -8,10 +8,10 @@ Spreadsheet uploads (`POST /api/v1/imports`) have their own, larger cap: the app
 `settings.import_max_bytes`.
 """
 
-import json
-
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import error_response
 
 UPLOAD_PATHS = ("/api/v1/imports",)
 
@@ -35,9 +35,7 @@ class BodySizeLimit:
         refusal = f"request body too large: the limit is {max_bytes} bytes / 请求体过大"
         declared = dict(scope["headers"]).get(b"content-length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
-            body = json.dumps({"detail": [{"loc": [], "msg": refusal, "type": "http_error"}]}).encode()
-            await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]})
-            await send({"type": "http.response.body", "body": body})
+            await error_response(413, [], refusal, "http_error")(scope, receive, send)
             return
         received = 0
 

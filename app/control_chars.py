@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.errors import error_response
+
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
@@ -60,7 +62,7 @@ class RefuseControlCharacters:
             try:
                 body, receive = await _read_body(receive)
             except HTTPException as refusal:  # the body-size cap, raised while reading
-                await _answer(send, refusal.status_code, [], str(refusal.detail), "http_error")
+                await error_response(refusal.status_code, [], str(refusal.detail), "http_error")(scope, receive, send)
                 return
             try:
                 found = first_control_character(json.loads(body), ["body"]) if body else None
@@ -71,14 +73,7 @@ class RefuseControlCharacters:
             return
         loc, character = found
         msg = f"control character U+{ord(character):04X} is not allowed in text / 文本中不允许出现控制字符 U+{ord(character):04X}"
-        await _answer(send, 422, loc, msg, "control_character")
-
-
-async def _answer(send: Send, status: int, loc: list[str | int], msg: str, type_: str) -> None:
-    payload = json.dumps({"detail": [{"loc": loc, "msg": msg, "type": type_}]}, ensure_ascii=False).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
+        await error_response(422, loc, msg, "control_character")(scope, receive, send)
 
 
 def _is_json(scope: Scope) -> bool:

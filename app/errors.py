@@ -70,6 +70,17 @@ def _body(loc: list, msg: str, type_: str) -> dict:
     return {"detail": [{"loc": loc, "msg": msg, "type": type_}]}
 
 
+def error_response(status: int, loc: list, msg: str, type_: str, headers: dict | None = None) -> JSONResponse:
+    """An error in the common shape; also an ASGI app, for middleware that answers before routing."""
+    return JSONResponse(_body(loc, msg, type_), status, headers=headers)
+
+
+def busy_response(reason: str, retry_after: str = RETRY_AFTER) -> JSONResponse:
+    """503 with Retry-After: the server is saturated, not broken."""
+    msg = f"服务繁忙，请 {retry_after} 秒后重试 / server busy ({reason}), retry after {retry_after}s"
+    return error_response(503, [], msg, "server_busy", headers={"Retry-After": retry_after})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error in the common shape."""
 
@@ -87,14 +98,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PoolTimeout)
     async def pool_exhausted(_: Request, exc: PoolTimeout) -> JSONResponse:
-        return _busy("no database connection became free in time")
+        return busy_response("no database connection became free in time")
 
     @app.exception_handler(OperationalError)
     async def database_busy(request: Request, exc: OperationalError) -> JSONResponse:
         """SQLite's write lock stayed taken past the busy timeout: busy, not broken. Anything else is a 500."""
         if "database is locked" not in str(exc.orig):
             raise exc
-        return _busy("the database stayed locked by other writers")
+        return busy_response("the database stayed locked by other writers")
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -103,10 +114,6 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         return JSONResponse({"detail": errors}, 422)
 
-
-def _busy(reason: str) -> JSONResponse:
-    msg = f"服务繁忙，请稍后重试 / server busy ({reason}), retry after {RETRY_AFTER}s"
-    return JSONResponse(_body([], msg, "server_busy"), 503, headers={"Retry-After": RETRY_AFTER})
 
 
 def _allowed_methods(request: Request) -> list[str]:
