@@ -63,10 +63,11 @@ METHODS = {
     "dense only": dict(_PLAIN, fusion="mix", dense_weight=1.0),
     "hybrid rrf": dict(_PLAIN, fusion="rrf"),
     "hybrid mix": dict(_PLAIN, fusion="mix"),
-    "mix+prf": dict(smooth_docs=0, lexical_prf_docs=0, propagate_docs=0),
-    "+smoothing": dict(lexical_prf_docs=0, propagate_docs=0),
-    "+lexical prf": dict(propagate_docs=0),
-    "default (shipped)": {},
+    "mix+prf": dict(smooth_docs=0, lexical_prf_docs=0, propagate_docs=0, exact_weight=0),
+    "+smoothing": dict(lexical_prf_docs=0, propagate_docs=0, exact_weight=0),
+    "+lexical prf": dict(propagate_docs=0, exact_weight=0),
+    "+propagation": dict(exact_weight=0),
+    "default (shipped)": {},  # + the exact-term blend for queries of at most three words
 }
 """Engine settings per method; anything not given keeps the MatchEngine default."""
 
