@@ -14,6 +14,7 @@ from app.catalog.codes import ORGANIZATION_KINDS
 from app.config import Settings
 from app.database import make_engine, make_session_factory, session_scope
 from app.request_log import RequestIdFilter
+from app.sides import SIDES
 
 
 class CommandError(Exception):
@@ -192,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = commands.add_parser("import", help="import demands or achievements from an .xlsx or .csv, with a progress bar")
     imp.add_argument("file", help=".xlsx, or .csv in UTF-8 or GBK/GB18030")
-    imp.add_argument("--side", required=True, choices=["demands", "achievements"])
+    imp.add_argument("--side", required=True, choices=SIDES)
     imp.add_argument("--org", type=int, required=True, help="the organization that owns the imported records")
     imp.add_argument("--dry-run", action="store_true", help="validate and report; write nothing")
     imp.add_argument("--all-or-nothing", action="store_true", help="import nothing if any row is bad (exit code 1)")

@@ -3,6 +3,7 @@
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +17,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TECHMATCH_")
 
     data_dir: Path = Path("data")
+    # What this process does: `all` (one process serves HTTP and does the bulk work: `make run`),
+    # `serve` (HTTP only: follows the change log, encodes queries and its own writes) or `worker`
+    # (no HTTP: encodes pending changes, runs imports, the webhook outbox and the reminders).
+    # `techmatch serve` and `techmatch worker` set it; on PostgreSQL any number of each may run.
+    role: Literal["all", "serve", "worker"] = "all"
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000

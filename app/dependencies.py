@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from app.accounts import service as accounts
 from app.auth import Principal
+from app.changelog import last_logged
 from app.database import session_scope
 from app.errors import Unauthorized
 from app.matching.keeper import INLINE_CATCH_UP, INLINE_WAIT_SECONDS
-from app.matching.models import last_logged
 
 log = logging.getLogger("techmatch")
 

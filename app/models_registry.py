@@ -3,22 +3,23 @@
 from app.accounts.models import ApiKey
 from app.achievements.models import Achievement
 from app.brokerage.models import BrokerAssignment, ContactRecord, MatchFeedback, ShortlistEntry
+from app.changelog import IndexChange
 from app.contracts.models import Contract
 from app.database import Base
 from app.demands.models import Demand
 from app.history.models import ChangeRecord
 from app.imports.models import ImportJob, ImportLink
 from app.interests.models import Interest
-from app.matching.models import IndexChange
+from app.matching.models import RecordVector
 from app.notifications.models import Notification
 from app.organizations.models import Organization
 from app.proposals.models import Milestone, Proposal
 from app.webhooks.models import OutboxMessage, Webhook
 
 __all__ = [
-    "Base", "Organization", "ApiKey", "Demand", "Achievement", "ChangeRecord", "IndexChange", "ImportJob", "ImportLink", "Proposal",
-    "Milestone", "Interest", "Notification", "BrokerAssignment", "ShortlistEntry", "ContactRecord", "MatchFeedback", "Contract",
-    "Webhook", "OutboxMessage",
+    "Base", "Organization", "ApiKey", "Demand", "Achievement", "ChangeRecord", "IndexChange", "RecordVector",
+    "ImportJob", "ImportLink", "Proposal", "Milestone", "Interest", "Notification", "BrokerAssignment",
+    "ShortlistEntry", "ContactRecord", "MatchFeedback", "Contract", "Webhook", "OutboxMessage",
 ]
 
 # On SQLite every row with its own integer id is AUTOINCREMENT (migration 0009): an id, once

@@ -26,9 +26,9 @@ from app.exports import service as export
 from app.exports.annual import TITLES, write_annual
 from app.listings import service as listings
 from app.listings.views import ListingSide
+from app.sides import LABELS, SideName, listing_model
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-SHEET_TITLES = {"demands": "技术需求", "achievements": "科技成果"}
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 
@@ -67,7 +67,7 @@ def _add_side(side: ListingSide) -> None:
             headers = {"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'}
             return StreamingResponse(stream(), media_type="text/csv; charset=utf-8", headers=headers)
         path = _temp_path(f"{name}-{stamp}.xlsx")
-        export.write_xlsx(session, name, listings.iter_records(session, statement), path, SHEET_TITLES[name])
+        export.write_xlsx(session, name, listings.iter_records(session, statement), path, LABELS[name])
         return FileResponse(path, media_type=XLSX, filename=path.name, background=BackgroundTask(_remove, path))
 
     export_side.__name__ = f"export_{name}"
@@ -75,12 +75,11 @@ def _add_side(side: ListingSide) -> None:
 
 _add_side(DEMANDS)
 _add_side(ACHIEVEMENTS)
-_MODELS = {"demands": DEMANDS.model, "achievements": ACHIEVEMENTS.model}
 
 
 @router.get("/annual", summary="The annual list (年度清单) of one side, as .xlsx", response_class=FileResponse)
 def export_annual(
-    side: Annotated[Literal["demands", "achievements"], Query()],
+    side: Annotated[SideName, Query()],
     year: Annotated[int, Query(ge=2000, le=2100)],
     session: SessionDep,
     principal: PrincipalDep,
@@ -90,6 +89,6 @@ def export_annual(
     demands by reward/budget descending, achievements by maturity then number of patents,
     then the earlier publication first."""
     path = _temp_path(f"{side}-annual-{year}.xlsx")
-    write_annual(session, model=_MODELS[side], side=side, year=year, path=path)
+    write_annual(session, model=listing_model(side), side=side, year=year, path=path)
     filename = f"{year}年{TITLES[side]}.xlsx"
     return FileResponse(path, media_type=XLSX, filename=filename, background=BackgroundTask(_remove, path))

@@ -5,7 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-SideName = Literal["demands", "achievements"]
+from app.sides import SideName
+
 Mode = Literal["dry_run", "commit"]
 
 

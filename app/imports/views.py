@@ -23,9 +23,10 @@ from starlette.background import BackgroundTask
 from app.dependencies import PrincipalDep, SessionDep
 from app.errors import InvalidInput
 from app.imports import service
-from app.imports.schemas import ImportJobRead, Mode, SideName
+from app.imports.schemas import ImportJobRead, Mode
 from app.imports.template import write_template
 from app.schemas import Id
+from app.sides import LABELS, SideName
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -71,7 +72,7 @@ def create_import(
 def get_template(side: Annotated[SideName, Query()], principal: PrincipalDep):
     folder = tempfile.mkdtemp(prefix="techmatch-template-")
     path = write_template(side, Path(folder) / f"{side}_template.xlsx")
-    name = {"demands": "技术需求导入模板.xlsx", "achievements": "科技成果导入模板.xlsx"}[side]
+    name = f"{LABELS[side]}导入模板.xlsx"
     return FileResponse(path, media_type=XLSX, filename=name, background=BackgroundTask(_remove, path))
 
 

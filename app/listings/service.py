@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session
 
 from app.auth import Principal
 from app.catalog.regions import Region
+from app.changelog import log_change
 from app.clock import china_today
 from app.database import lock_row, utcnow
 from app.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from app.history import service as history
 from app.listings.models import ListingColumns
 from app.listings.schemas import ListingCreate, ListingFilters, ListingQuery
-from app.matching.models import log_change
 
 # Columns that are bookkeeping, not content: never part of a content diff.
 _BOOKKEEPING = {

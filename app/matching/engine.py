@@ -43,13 +43,13 @@ from typing import Any, NamedTuple
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from app.sides import SIDES
+
 from .encoder import Encoder
 from .fusion import FUSIONS
 from .lexical import BM25Index, Tokenizer, matched_terms
 from .text import document_text, normalize
 from .vector_index import FaissVectorIndex
-
-SIDES = ("demands", "achievements")
 
 
 class Record(NamedTuple):

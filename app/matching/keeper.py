@@ -24,20 +24,19 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.achievements.models import Achievement
 from app.background import PeriodicWorker
 from app.catalog.codes import FIELDS
+from app.changelog import IndexChange
 from app.config import Settings
 from app.database import session_scope
-from app.demands.models import Demand
 from app.listings.models import ListingColumns
 from app.matching.encoder import Encoder, load_encoder
 from app.matching.engine import MatchEngine
-from app.matching.models import IndexChange
+from app.sides import SIDES, listing_model
 
 log = logging.getLogger("techmatch.index")
 
-MODELS: dict[str, type[ListingColumns]] = {"demands": Demand, "achievements": Achievement}
+MODELS: dict[str, type[ListingColumns]] = {side: listing_model(side) for side in SIDES}
 INDEXED_STATUS = "published"
 BATCH = 128
 # How many pending changes a request applies itself, and how long it waits for the lock;

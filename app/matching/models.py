@@ -1,51 +1,31 @@
-"""The index change log (索引变更日志): one row per change to a record's searchable state.
+"""Stored vectors (记录向量): every encoded record's vector, kept in the database beside it.
 
-It is written in the same transaction as the change itself, so the database alone says what
-the FAISS and BM25 indexes must contain; an index that saved `applied_seq = n` catches up by
-replaying the rows after n.
+A record is encoded once per (normalised text, encoder): any process builds its in-memory index
+from these rows and re-encodes only a record whose text hash or encoder differs. Rows of several
+encoders may coexist while a new encoder is rolled out; an index only ever reads one of them.
 """
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, text
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Index, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import Base, UTCDateTime, utcnow
 
-# The change-log rows a transaction wrote, kept in `Session.info` so that the request applies
-# them (and only what precedes them) right after its commit.
-INDEX_CHANGES = "index_changes"
-# Any constant works; it only has to be the same in every process writing the log.
-_CHANGE_LOG_LOCK = 728_301
 
+class RecordVector(Base):
+    __tablename__ = "record_vectors"
+    __table_args__ = (Index("ix_record_vectors_encoder_side", "encoder", "side", "record_id"),)
 
-class IndexChange(Base):
-    __tablename__ = "index_changes"
-    # AUTOINCREMENT: SQLite must never hand out a sequence number twice.
-    __table_args__ = (Index("ix_index_changes_side_seq", "side", "seq"), {"sqlite_autoincrement": True})
-
-    seq: Mapped[int] = mapped_column(primary_key=True)
-    side: Mapped[str] = mapped_column(String(20))
-    record_id: Mapped[int]
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-def log_change(session: Session, *, side: str, record_id: int) -> None:
-    """Note that `record_id` of `side` changed, in the caller's transaction.
-
-    On PostgreSQL a sequence hands out numbers in insert order, not commit order, so a reader
-    could see seq 11 committed before seq 10 and skip 10 for ever. A transaction-scoped
-    advisory lock, taken before the insert and held until commit, makes the two orders equal.
-    SQLite already serialises writers.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHANGE_LOG_LOCK})
-    change = IndexChange(side=side, record_id=record_id)
-    session.add(change)
-    session.info.setdefault(INDEX_CHANGES, []).append(change)
-
-
-def last_logged(session: Session) -> int | None:
-    """The highest change-log position the session's committed transaction wrote, or None."""
-    changes = session.info.get(INDEX_CHANGES)
-    return max(change.seq for change in changes) if changes else None
+    side: Mapped[str] = mapped_column(String(20), primary_key=True)
+    record_id: Mapped[int] = mapped_column(primary_key=True)
+    encoder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    dim: Mapped[int]
+    # sha256 (hex) of the normalised document text the vector was computed from.
+    text_hash: Mapped[str] = mapped_column(String(64))
+    # The unit vector, little-endian, in the precision the store chose (see the store module).
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    # The record's BM25 tokens, space-separated, so a new process builds its lexical index
+    # without tokenising every text again.
+    tokens: Mapped[str] = mapped_column(Text, default="")
+    encoded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

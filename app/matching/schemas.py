@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from app.listings.schemas import ListingFilters
 from app.schemas import RegionCode
+from app.sides import SideName
 
 MAX_K = 100
 # Query parameters of a match that are options, not filters.
@@ -67,7 +68,7 @@ class MatchItem(BaseModel):
 
 
 class MatchResponse(BaseModel):
-    target: Literal["achievements", "demands"]
+    target: SideName
     source: dict[str, Any] | None = Field(description='{"side": ..., "id": ...} for a match by record; null for free text')
     items: list[MatchItem] = Field(description='empty when no_good_match, unless include_weak')
     no_good_match: bool = Field(description='no candidate reaches the "possible" band (or none passes the filters)')
@@ -92,7 +93,7 @@ class TextMatchRequest(BaseModel):
     )
 
     text: str = Field(min_length=1, max_length=20_000)
-    target: Literal["achievements", "demands"]
+    target: SideName
     k: int = Field(10, ge=1, le=MAX_K)
     filters: dict[str, Any] = Field({}, description="the target list's filters (field, region, mode, maturity, price/budget range, …)")
     prefer_region: RegionCode | None = Field(None, description="rank records in this region first")

@@ -31,13 +31,13 @@ from app.matching.ranking import Profile, adjustments, highlight, profile_of
 from app.matching.relevance import POSSIBLE, band, relevance
 from app.matching.schemas import MATCH_OPTIONS, DuplicateWarning, MatchQuery
 from app.matching.text import document_text, normalize
+from app.sides import OTHER_SIDE
 
 # Each side: its table, its filter schema and the schema a record is returned as.
 SIDES: dict[str, tuple[type[ListingColumns], type[ListingFilters], type[BaseModel]]] = {
     "demands": (Demand, DemandFilters, DemandRead),
     "achievements": (Achievement, AchievementFilters, AchievementRead),
 }
-OTHER_SIDE = {"demands": "achievements", "achievements": "demands"}
 DUPLICATE_SIMILARITY = 0.95
 NO_RECORD_PASSES = "没有符合筛选条件的已发布记录 / no published record passes the filters"
 
