@@ -11,8 +11,8 @@ if TYPE_CHECKING:
 
 SideName = Literal["demands", "achievements"]
 SIDES: tuple[SideName, ...] = get_args(SideName)
-OTHER_SIDE: dict[SideName, SideName] = {"demands": "achievements", "achievements": "demands"}
-LABELS: dict[SideName, str] = {"demands": "技术需求", "achievements": "科技成果"}
+OTHER_SIDE: dict[str, SideName] = {"demands": "achievements", "achievements": "demands"}
+LABELS: dict[str, str] = {"demands": "技术需求", "achievements": "科技成果"}
 
 
 def listing_model(side: str) -> "type[ListingColumns]":

@@ -15,6 +15,7 @@ from app.matching import service
 from app.matching.keeper import IndexKeeper
 from app.matching.schemas import MatchResponse, TextMatchRequest, match_query_model
 from app.schemas import Id
+from app.sides import OTHER_SIDE
 
 router = APIRouter(tags=["matching"])
 
@@ -32,7 +33,7 @@ def _response(
 
 
 def _add_record_route(side: str) -> None:
-    target = service.OTHER_SIDE[side]
+    target = OTHER_SIDE[side]
     query_model = match_query_model(service.SIDES[target][1])
 
     @router.get(
