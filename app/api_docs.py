@@ -4,7 +4,8 @@ parts of the OpenAPI document that FastAPI cannot infer from the routes.
 FastAPI's own pages load Swagger UI and ReDoc from a CDN, so on an offline intranet they stay
 blank; these load them from the pinned `fastapi-offline` package, served by this service. The
 OpenAPI document gains the error responses each operation can answer (in the common error shape
-of `app.errors`, with an example each) and an example for every request body.
+of `app.errors`, with an example each) and an example for every request body. The examples of
+successful responses are declared on their response models, beside the fields they show.
 """
 
 import json
@@ -13,10 +14,12 @@ from importlib.resources import files
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi._compat import get_definitions, get_flat_models_from_fields, get_model_name_map
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.openapi.utils import get_openapi
+from fastapi.openapi.utils import get_fields_from_routes, get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import BaseRoute
 
 ASSETS_URL = "/docs-assets"
 
@@ -119,6 +122,12 @@ REQUEST_EXAMPLES: dict[str, dict] = {
 }
 
 
+def download(description: str, *media_types: str) -> dict[int | str, dict[str, Any]]:
+    """The `responses` of a route that answers a file: its 200 names the file types it may be."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {200: {"description": description, "content": {media: binary for media in media_types}}}
+
+
 def install_docs(app: FastAPI) -> None:
     """Serve /docs and /redoc from local assets and document what the routes cannot say."""
     app.mount(ASSETS_URL, StaticFiles(directory=str(files("fastapi_offline") / "static")), name="docs-assets")
@@ -148,11 +157,27 @@ def install_docs(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            restore_examples(spec, app.routes)
             document(spec)
             app.openapi_schema = spec
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def restore_examples(spec: dict[str, Any], routes: list[BaseRoute]) -> None:
+    """Put back the examples the models declare, nulls included.
+
+    FastAPI writes the document without any null (`exclude_none`), which also empties the examples'
+    null fields: a key never revoked would lose its required `"revoked_at": null`. The schemas are
+    generated again the way `get_openapi` does, and their examples replace the stripped ones.
+    """
+    fields = get_fields_from_routes(routes)
+    names = get_model_name_map(get_flat_models_from_fields(fields, known_models=set()))
+    _, definitions = get_definitions(fields=fields, model_name_map=names, separate_input_output_schemas=True)
+    for name, schema in spec["components"]["schemas"].items():
+        if "examples" in definitions.get(name, {}):
+            schema["examples"] = definitions[name]["examples"]
 
 
 def document(spec: dict[str, Any]) -> None:

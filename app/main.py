@@ -20,6 +20,7 @@ from app.database import make_engine, make_session_factory
 from app.demands.views import router as demands_router
 from app.errors import install_error_handlers
 from app.exports.views import router as exports_router
+from app.health import Health
 from app.imports.service import ImportRunner
 from app.imports.views import router as imports_router
 from app.interests.views import router as interests_router
@@ -117,7 +118,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         api.include_router(router)
 
-    @api.get("/health", tags=["health"], summary="Liveness, the database, and how far the matching index has caught up")
+    @api.get(
+        "/health", response_model=Health, tags=["health"],
+        summary="Liveness, the database, and how far the matching index has caught up",
+    )
     def health(request: Request) -> dict:
         keeper: IndexKeeper = request.app.state.index_keeper
         pending = keeper.pending()

@@ -2,7 +2,7 @@
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, get_args
 
 import annotated_types
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -77,8 +77,19 @@ class Contact(BaseModel):
     email: Annotated[str | None, AfterValidator(_email)] = Field(None, max_length=200)
 
 
+def _page_example(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The example of a `Page[Item]`: the second page of 21 records, so one item, Item's own example."""
+    (item,) = get_args(model.model_fields["items"].annotation)
+    if isinstance(item, type) and issubclass(item, BaseModel):
+        examples = item.model_json_schema(mode="serialization").get("examples")
+        if examples:
+            schema["examples"] = [{"items": examples[:1], "total": 21, "page": 2, "size": 20}]
+
+
 class Page(BaseModel, Generic[T]):
     """One page of a list: `{"items": [...], "total": N, "page": P, "size": S}`."""
+
+    model_config = ConfigDict(json_schema_extra=_page_example)
 
     items: list[T]
     total: int

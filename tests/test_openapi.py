@@ -4,8 +4,12 @@ import json
 import re
 import warnings
 from pathlib import Path
+from typing import get_args
 
+import jsonschema_rs
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
 from app.catalog.codes import FIELDS
 from app.main import create_app
@@ -84,3 +88,63 @@ def test_openapi_declares_the_bearer_key_errors_and_request_examples():
     field_filter = next(p for p in spec["paths"]["/api/v1/demands"]["get"]["parameters"] if p["name"] == "field")
     assert field_filter["schema"]["items"]["enum"] == list(FIELDS)  # the codes; the Chinese labels are accepted too
     assert set(schemas["Error"]["required"]) == {"detail"} and set(schemas["ErrorDetail"]["required"]) == {"loc", "msg", "type"}
+
+
+def examples_of(media: dict, schemas: dict) -> list:
+    """The examples a client sees for a response body: the media type's own, else its schema's,
+    following a $ref, and for a list the example of its item as a one-item list."""
+    if "example" in media:
+        return [media["example"]]
+    schema = media["schema"]
+    if "$ref" in schema:
+        return schemas[schema["$ref"].rsplit("/", 1)[1]].get("examples", [])
+    if schema.get("type") == "array":
+        return [[item] for item in examples_of({"schema": schema["items"]}, schemas)]
+    return schema.get("examples", [])
+
+
+def test_every_successful_response_has_an_example_valid_against_its_schema():
+    """Partners script against the examples: every 2xx JSON body has one, and it is what the schema allows
+    (formats such as date-time checked too); a file download names its media types instead."""
+    spec = create_app().openapi()
+    schemas = spec["components"]["schemas"]
+    checked = 0
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            for status, response in op["responses"].items():
+                where = f"{method.upper()} {path} {status}"
+                if not status.startswith("2"):
+                    continue
+                content = response.get("content", {})
+                if status == "204":
+                    assert not content, where
+                    continue
+                assert content, f"{where}: names no media type"
+                if "application/json" not in content:
+                    assert all(media.startswith(("application/vnd.", "text/csv")) for media in content), where
+                    continue
+                media = content["application/json"]
+                examples = examples_of(media, schemas)
+                assert examples, f"{where}: no example"
+                validator = jsonschema_rs.validator_for({**media["schema"], "components": spec["components"]}, validate_formats=True)
+                for example in examples:
+                    errors = [f"{'/'.join(map(str, e.instance_path))}: {e.message}" for e in validator.iter_errors(example)]
+                    assert not errors, f"{where}: {errors}"
+                    checked += 1
+    assert checked >= 70  # every JSON answer of the API, not a few
+
+
+def test_response_examples_are_what_the_models_would_send():
+    """An example read through its response model and written back is unchanged: computed fields (region_name,
+    progress) agree with the fields they come from, and nothing in it is dropped or reshaped on the way out."""
+    models: set[type[BaseModel]] = set()
+    for context in iter_route_contexts(create_app().routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and route.response_model is not None:
+            model = route.response_model
+            models.update(arg for arg in (model, *get_args(model)) if isinstance(arg, type) and issubclass(arg, BaseModel))
+    assert len(models) >= 25
+    for model in models:
+        examples = model.model_json_schema(mode="serialization")["examples"]
+        for example in examples:
+            assert model.model_validate(example, by_name=True).model_dump(mode="json", by_alias=True) == example, model.__name__

@@ -78,7 +78,38 @@ class AchievementCreate(ListingCreate):
 AchievementUpdate = partial_of(AchievementCreate, "AchievementUpdate")
 
 
+# A university's published 科技成果 as the API answers it; also the record of a demand's matches.
+READ_EXAMPLE: dict[str, Any] = {
+    "id": 34,
+    "owner_org_id": 5,
+    "title": "秸秆纤维素低成本糖化制备L-乳酸技术",
+    "fields": ["agri_corn_straw", "bio_based_materials"],
+    "keywords": ["秸秆", "L-乳酸", "纤维素酶", "聚乳酸"],
+    "negotiable": False,
+    "region": "220102",
+    "contact": {"name": "李教授", "phone": "0431-85160000", "email": "li@example.edu.cn"},
+    "status": "published",
+    "created_at": "2026-10-09T03:12:45Z",
+    "updated_at": "2026-10-10T08:00:00Z",
+    "published_at": "2026-10-10T08:00:00Z",
+    "version": 2,
+    "abstract": "采用稀碱-蒸汽爆破联合预处理与复合纤维素酶高效酶解，秸秆糖化率达85%以上，经耐高温凝结芽孢杆菌发酵"
+    "制得高光学纯度L-乳酸，可用于聚乳酸生产，已完成百吨级中试。",
+    "maturity": "pilot",
+    "trl": 6,
+    "patents": ["ZL201710601862.3"],
+    "transfer_modes": ["transfer", "licensing", "development"],
+    "price_min": 1000000,
+    "price_max": 3000000,
+    "team": {"lead": "李教授", "members": ["张博士", "赵工"]},
+    "institution": "吉林大学",
+    "region_name": "吉林省/长春市/南关区",
+}
+
+
 class AchievementRead(ListingRead):
+    model_config = ConfigDict(json_schema_extra={"examples": [READ_EXAMPLE]})
+
     abstract: str
     maturity: str | None
     trl: int | None

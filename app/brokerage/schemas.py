@@ -1,7 +1,7 @@
 """Request and response bodies for the shortlist, contact records and match feedback."""
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -82,8 +82,18 @@ class ContactCreate(BaseModel):
     notes: str = Field("", max_length=5000)
 
 
+CONTACT_EXAMPLE: dict[str, Any] = {
+    "id": 8,
+    "contact_date": "2026-11-20",
+    "parties": ["吉林市某化工有限公司 刘经理", "吉林大学 李教授", "吉林省技术转移中心 陈经纪人"],
+    "channel": "visit",
+    "notes": "企业赴校考察百吨级中试线，双方就技术转让达成初步意向，下周提交合同草案。",
+    "created_at": "2026-11-20T09:15:00Z",
+}
+
+
 class ContactRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [CONTACT_EXAMPLE]})
 
     id: int
     contact_date: PlausibleDate
@@ -94,7 +104,28 @@ class ContactRead(BaseModel):
 
 
 class ShortlistRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 5,
+                    "broker_org_id": 4,
+                    "demand_id": 12,
+                    "achievement_id": 34,
+                    "status": "negotiating",
+                    "source": "match",
+                    "match_score": 0.9363,
+                    "match_rank": 1,
+                    "note": "成果已完成百吨级中试，可直接支撑企业聚乳酸项目",
+                    "drop_reason": "",
+                    "created_at": "2026-11-16T02:00:00Z",
+                    "updated_at": "2026-11-27T03:40:00Z",
+                    "contacts": [CONTACT_EXAMPLE],
+                }
+            ]
+        },
+    )
 
     id: int
     broker_org_id: Id
@@ -146,7 +177,24 @@ class FeedbackQuery(BaseModel):
 
 
 class FeedbackRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 3,
+                    "broker_org_id": 4,
+                    "demand_id": 12,
+                    "achievement_id": 29,
+                    "useful": False,
+                    "reason": "成果仍处于实验室阶段，企业需要可放大的中试工艺",
+                    "match_score": 0.71,
+                    "match_rank": 2,
+                    "created_at": "2026-11-16T02:05:00Z",
+                }
+            ]
+        },
+    )
 
     id: int
     broker_org_id: Id
@@ -180,7 +228,14 @@ class AssignmentQuery(BaseModel):
 
 
 class AssignmentRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {"id": 2, "broker_org_id": 4, "org_id": 3, "note": "2026年度技术经纪服务协议", "created_at": "2026-01-05T01:00:00Z"}
+            ]
+        },
+    )
 
     id: int
     broker_org_id: Id

@@ -56,7 +56,28 @@ class ContractCreate(BaseModel):
 
 
 class ContractRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 9,
+                    "contract_type": "transfer",
+                    "title": "秸秆纤维素糖化制备L-乳酸技术转让合同",
+                    "amount": 2800000,
+                    "signed_on": "2026-12-18",
+                    "registration_number": "2026220200000123",
+                    "shortlist_entry_id": 5,
+                    "proposal_id": None,
+                    "demand_id": 12,
+                    "achievement_id": 34,
+                    "note": "首付款30%，中试验收后付清",
+                    "recorded_by_org_id": 4,
+                    "created_at": "2026-12-19T01:30:00Z",
+                }
+            ]
+        },
+    )
 
     id: int
     contract_type: str

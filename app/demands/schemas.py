@@ -68,7 +68,45 @@ class DemandCreate(ListingCreate):
 DemandUpdate = partial_of(DemandCreate, "DemandUpdate")
 
 
+# A published 揭榜 demand as the API answers it; also the record of an achievement's matches.
+READ_EXAMPLE: dict[str, Any] = {
+    "id": 12,
+    "owner_org_id": 3,
+    "title": "玉米秸秆制备聚乳酸的低成本工艺",
+    "fields": ["agri_corn_straw", "bio_based_materials"],
+    "keywords": ["玉米秸秆", "聚乳酸", "酶解糖化"],
+    "negotiable": False,
+    "region": "220202",
+    "contact": {"name": "刘经理", "phone": "0432-62000000", "email": None},
+    "status": "published",
+    "created_at": "2026-11-18T01:20:11Z",
+    "updated_at": "2026-11-20T02:30:00Z",
+    "published_at": "2026-11-20T02:30:00Z",
+    "version": 3,
+    "description": "我公司年处理玉米秸秆20万吨，拟以秸秆纤维素为原料经糖化、发酵制备L-乳酸并聚合为聚乳酸（PLA）。"
+    "现有酶解糖化成本过高，需要低成本预处理与高效酶解工艺，使聚乳酸吨成本降至1.5万元以下。",
+    "reward": 3000000,
+    "budget_min": None,
+    "budget_max": None,
+    "deadline": None,
+    "cooperation_modes": ["development", "transfer"],
+    "application_deadline": "2027-03-31",
+    "delivery_deadline": "2027-12-31",
+    "qualifications": {
+        "text": "具有生物质转化或发酵工程研发经验的团队",
+        "high_tech_enterprise_only": False,
+        "university_only": False,
+        "institute_only": False,
+    },
+    "deliverables": "千吨级中试工艺包一套、中试报告",
+    "acceptance_criteria": "千吨级中试线连续运行30天，聚乳酸吨成本不高于1.5万元，经第三方检测机构核验",
+    "region_name": "吉林省/吉林市/昌邑区",
+}
+
+
 class DemandRead(ListingRead):
+    model_config = ConfigDict(json_schema_extra={"examples": [READ_EXAMPLE]})
+
     description: str
     reward: int | None
     budget_min: int | None

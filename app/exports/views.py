@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, create_model
 from starlette.background import BackgroundTask
 
 from app.achievements.views import SIDE as ACHIEVEMENTS
+from app.api_docs import download
 from app.database import session_scope
 from app.demands.views import SIDE as DEMANDS
 from app.dependencies import PrincipalDep, SessionDep
@@ -29,6 +30,7 @@ from app.listings.views import ListingSide
 from app.sides import LABELS, SideName, listing_model
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV = "text/csv"
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 
@@ -50,7 +52,12 @@ def _add_side(side: ListingSide) -> None:
     name = side.path
     export_query: Any = create_model(f"{side.query.__name__.removesuffix('Query')}ExportQuery", __base__=(side.query, ExportFormat))
 
-    @router.get(f"/{name}", summary=f"Every {side.label} passing the list filters, as .xlsx or .csv", response_class=FileResponse)
+    @router.get(
+        f"/{name}",
+        summary=f"Every {side.label} passing the list filters, as .xlsx or .csv",
+        response_class=FileResponse,
+        responses=download("The file: .xlsx, or .csv (UTF-8 with a BOM) with format=csv", XLSX, CSV),
+    )
     def export_side(query: Annotated[export_query, Query()], request: Request, session: SessionDep, principal: PrincipalDep):
         """The same filters and `sort` as the list endpoint; `page` and `size` are ignored. Headers are
         the import template's, so the file imports back unchanged."""
@@ -77,7 +84,12 @@ _add_side(DEMANDS)
 _add_side(ACHIEVEMENTS)
 
 
-@router.get("/annual", summary="The annual list (年度清单) of one side, as .xlsx", response_class=FileResponse)
+@router.get(
+    "/annual",
+    summary="The annual list (年度清单) of one side, as .xlsx",
+    response_class=FileResponse,
+    responses=download("The workbook", XLSX),
+)
 def export_annual(
     side: Annotated[SideName, Query()],
     year: Annotated[int, Query(ge=2000, le=2100)],

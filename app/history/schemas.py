@@ -8,7 +8,21 @@ from app.schemas import Id
 
 
 class ChangeRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 88,
+                    "action": "status",
+                    "changes": {"status": {"old": "published", "new": "closed"}, "reason": "需求已由合作单位解决，关闭榜单"},
+                    "actor_key_id": 9,
+                    "actor_org_id": 3,
+                    "at": "2026-11-20T02:30:00Z",
+                }
+            ]
+        },
+    )
 
     id: int
     action: str

@@ -19,7 +19,48 @@ class RowError(BaseModel):
 class ImportJobRead(BaseModel):
     """An import job (导入任务): where it stands and what it did to each row."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 17,
+                    "side": "demands",
+                    "mode": "commit",
+                    "all_or_nothing": False,
+                    "filename": "2026年度技术需求清单.xlsx",
+                    "status": "done",
+                    "message": "",
+                    "total_rows": 120,
+                    "processed_rows": 120,
+                    "created": 112,
+                    "updated": 4,
+                    "skipped": 2,
+                    "failed": 2,
+                    "errors": [
+                        {"row": 9, "column": "需求名称", "reason": "必填项缺失 / Field required"},
+                        {
+                            "row": 57,
+                            "column": "揭榜截止日期",
+                            "reason": "不是日期（例如 2027-06-30） / Input should be a valid date or datetime, input is too short",
+                        },
+                    ],
+                    "notes": [
+                        {
+                            "row": 31,
+                            "column": "状态",
+                            "reason": "状态「已关闭」未导入：导入不改变记录状态，记录仍为「发布」 / "
+                            "status closed ignored: an import does not change a published record's state",
+                        }
+                    ],
+                    "ignored_columns": ["备注"],
+                    "created_at": "2026-11-20T02:30:00Z",
+                    "updated_at": "2026-11-20T02:30:41Z",
+                    "progress": 1.0,
+                }
+            ]
+        },
+    )
 
     id: int
     side: SideName

@@ -20,6 +20,7 @@ from fastapi import (
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
+from app.api_docs import download
 from app.dependencies import PrincipalDep, SessionDep
 from app.errors import InvalidInput
 from app.imports import service
@@ -68,7 +69,12 @@ def create_import(
     return job
 
 
-@router.get("/template", summary="The import template of one side (.xlsx)", response_class=FileResponse)
+@router.get(
+    "/template",
+    summary="The import template of one side (.xlsx)",
+    response_class=FileResponse,
+    responses=download("The workbook, headers in Chinese with an example row", XLSX),
+)
 def get_template(side: Annotated[SideName, Query()], principal: PrincipalDep):
     folder = tempfile.mkdtemp(prefix="techmatch-template-")
     path = write_template(side, Path(folder) / f"{side}_template.xlsx")

@@ -26,7 +26,24 @@ class InterestReply(BaseModel):
 
 
 class InterestRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 21,
+                    "achievement_id": 34,
+                    "org_id": 3,
+                    "mode": "licensing",
+                    "message": "我公司希望获得该技术的独占许可，用于秸秆制聚乳酸生产线。",
+                    "status": "accepted",
+                    "reply": "欢迎来校洽谈，请联系成果转化办公室王老师。",
+                    "created_at": "2026-11-12T01:30:00Z",
+                    "decided_at": "2026-11-14T08:05:00Z",
+                }
+            ]
+        },
+    )
 
     id: int
     achievement_id: Id

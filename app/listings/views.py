@@ -47,6 +47,20 @@ class ListingSide:
     after_status_change: Callable[..., None] | None = None
 
 
+def created_example(read: type[BaseModel]) -> dict:
+    """What creating a record answers: the read model's example, warned of a published near-duplicate."""
+    record = read.model_json_schema(mode="serialization")["examples"][0]
+    other = record["id"] - 3
+    warning = {
+        "type": "near_duplicate",
+        "id": other,
+        "title": record["title"],
+        "similarity": 0.9731,
+        "msg": f"与已发布记录 {other} 几乎相同 / nearly identical to published record {other}",
+    }
+    return {**record, "warnings": [warning]}
+
+
 def build_router(side: ListingSide) -> APIRouter:
     model, label = side.model, side.label
     router = APIRouter(prefix=f"/{side.path}", tags=[side.path])
@@ -67,6 +81,7 @@ def build_router(side: ListingSide) -> APIRouter:
     created_model = create_model(
         f"{side.read.__name__.removesuffix('Read')}Created",
         __base__=side.read,
+        __cls_kwargs__={"json_schema_extra": {"examples": [created_example(side.read)]}},
         warnings=(list[DuplicateWarning], Field([], description="near-duplicates of already published records")),
     )
 

@@ -4,6 +4,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from app.achievements.schemas import READ_EXAMPLE as ACHIEVEMENT
 from app.listings.schemas import ListingFilters
 from app.schemas import RegionCode
 from app.sides import SideName
@@ -67,7 +68,54 @@ class MatchItem(BaseModel):
     explanation: Explanation
 
 
+# The best achievement for demand 12 (玉米秸秆制备聚乳酸的低成本工艺); relevance, band and score are
+# what the ranking gives these similarities and factors.
+MATCH_EXAMPLE: dict[str, Any] = {
+    "target": "achievements",
+    "source": {"side": "demands", "id": 12},
+    "items": [
+        {
+            "id": 34,
+            "score": 0.9363,
+            "relevance": 0.7684,
+            "band": "strong",
+            "record": ACHIEVEMENT,
+            "explanation": {
+                "matched_terms": ["秸秆", "聚乳酸", "糖化", "纤维素", "低成本"],
+                "query_highlight": "玉米<em>秸秆</em>制备<em>聚乳酸</em>的<em>低成本</em>工艺 "
+                "玉米<em>秸秆</em> <em>聚乳酸</em> 酶解<em>糖化</em> "
+                "我公司年处理玉米<em>秸秆</em>20万吨,拟以<em>秸秆</em><em>纤维素</em>为原料经<em>糖化</em>、"
+                "发酵制备L-乳酸并聚合为<em>聚乳酸</em>(PLA)。"
+                "现有酶解<em>糖化</em>成本过高,需要<em>低成本</em>预处理与高效酶解工艺,"
+                "使<em>聚乳酸</em>吨成本降至1.5万元以下。",
+                "record_highlight": "<em>秸秆</em><em>纤维素</em><em>低成本</em><em>糖化</em>制备L-乳酸技术 "
+                "<em>秸秆</em> L-乳酸 <em>纤维素</em>酶 <em>聚乳酸</em> "
+                "采用稀碱-蒸汽爆破联合预处理与复合<em>纤维素</em>酶高效酶解,<em>秸秆</em><em>糖化</em>率达85%以上,"
+                "经耐高温凝结芽孢杆菌发酵制得高光学纯度L-乳酸,可用于<em>聚乳酸</em>生产,已完成百吨级中试。",
+                "shared_fields": ["agri_corn_straw", "bio_based_materials"],
+                "text_relevance": 0.7863,
+                "semantic_similarity": 0.89,
+                "lexical_score": 7.4,
+                "lexical_coverage": 0.52,
+                "factors": [
+                    {"factor": "field", "effect": 0.05, "detail": "共同领域 shared field: 玉米/秸秆、生物基材料"},
+                    {"factor": "mode", "effect": 0.03, "detail": "合作方式一致 compatible mode: transfer, development"},
+                    {"factor": "budget", "effect": 0.03, "detail": "预算与价格区间重叠 budget and price overlap"},
+                    {"factor": "maturity", "effect": 0.02, "detail": "成熟度 maturity: 中试"},
+                    {"factor": "freshness", "effect": 0.02, "detail": "近期发布 published in the last 90 days"},
+                ],
+            },
+        }
+    ],
+    "no_good_match": False,
+    "reason": None,
+    "pending_changes": 0,
+}
+
+
 class MatchResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [MATCH_EXAMPLE]})
+
     target: SideName
     source: dict[str, Any] | None = Field(description='{"side": ..., "id": ...} for a match by record; null for free text')
     items: list[MatchItem] = Field(description='empty when no_good_match, unless include_weak')

@@ -8,7 +8,23 @@ from app.schemas import Id, PageQuery
 
 
 class NotificationRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 41,
+                    "org_id": 3,
+                    "kind": "proposal_submitted",
+                    "message": "需求 12「玉米秸秆制备聚乳酸的低成本工艺」收到新的揭榜申请 56",
+                    "entity_type": "proposal",
+                    "entity_id": 56,
+                    "created_at": "2026-12-03T02:10:00Z",
+                    "read_at": None,
+                }
+            ]
+        },
+    )
 
     id: int
     org_id: Id

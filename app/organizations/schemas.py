@@ -81,7 +81,25 @@ class OrganizationUpdate(BaseModel):
 
 
 class OrganizationRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 2,
+                    "name": "长春某汽车零部件有限公司",
+                    "kind": "enterprise",
+                    "credit_code": "91350100M000100Y43",
+                    "region": "220104",
+                    "contact": {"name": "王工", "phone": "0431-85100000", "email": "wanggong@example.com"},
+                    "broker_scope": "assigned",
+                    "created_at": "2026-03-02T01:15:20Z",
+                    "updated_at": "2026-09-14T06:40:03Z",
+                    "region_name": "吉林省/长春市/朝阳区",
+                }
+            ]
+        },
+    )
 
     id: int
     name: str

@@ -96,8 +96,20 @@ else:
     ProposalUpdate = partial_of(ProposalCreate, "ProposalUpdate")
 
 
+MILESTONE_EXAMPLE: dict[str, Any] = {
+    "number": 1,
+    "title": "完成百吨级工艺验证",
+    "due_date": "2027-06-30",
+    "status": "reported",
+    "report": "已完成百吨级工艺验证，秸秆糖化率86%，吨乳酸酶制剂成本下降40%，检测报告见附件。",
+    "return_reason": "",
+    "reported_at": "2027-06-25T07:12:00Z",
+    "accepted_at": None,
+}
+
+
 class MilestoneRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [MILESTONE_EXAMPLE]})
 
     number: int
     title: str
@@ -109,8 +121,49 @@ class MilestoneRead(BaseModel):
     accepted_at: datetime | None
 
 
+# The awarded 揭榜方案 of demand 12: its 军令状 and the milestones it created.
+READ_EXAMPLE: dict[str, Any] = {
+    "id": 56,
+    "demand_id": 12,
+    "org_id": 5,
+    "status": "awarded",
+    "technical_approach": "采用稀碱-蒸汽爆破联合预处理与复合纤维素酶酶解，配套耐高温菌株同步糖化发酵，降低酶用量与能耗。",
+    "lead": {"name": "李教授", "title": "教授、博士生导师", "institution": "吉林大学化学学院"},
+    "team": [{"name": "张博士", "title": "副教授", "role": "酶解工艺"}, {"name": "赵工", "title": "高级工程师", "role": "中试放大"}],
+    "budget": 2800000,
+    "schedule": [{"title": "完成百吨级工艺验证", "due_date": "2027-06-30"}, {"title": "千吨级中试线连续运行", "due_date": "2027-11-30"}],
+    "achievement_ids": [34],
+    "attachments": [{"name": "技术方案.pdf", "url": "https://example.org/files/plan.pdf", "size": 524288}],
+    "decision_reason": "",
+    "pledge": {
+        "deliverables": "千吨级中试工艺包一套、中试报告",
+        "amount": 2800000,
+        "milestones": [
+            {"title": "完成百吨级工艺验证", "due_date": "2027-06-30"},
+            {"title": "千吨级中试线连续运行", "due_date": "2027-11-30"},
+        ],
+    },
+    "created_at": "2026-12-03T02:10:00Z",
+    "updated_at": "2027-04-15T06:00:00Z",
+    "decided_at": "2027-04-15T06:00:00Z",
+    "milestones": [
+        {**MILESTONE_EXAMPLE, "status": "pending", "report": "", "reported_at": None},
+        {
+            "number": 2,
+            "title": "千吨级中试线连续运行",
+            "due_date": "2027-11-30",
+            "status": "pending",
+            "report": "",
+            "return_reason": "",
+            "reported_at": None,
+            "accepted_at": None,
+        },
+    ],
+}
+
+
 class ProposalRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [READ_EXAMPLE]})
 
     id: int
     demand_id: Id

@@ -9,15 +9,20 @@ from app.dependencies import PrincipalDep, SessionDep
 from app.errors import InvalidInput
 from app.schemas import PlausibleDate
 from app.stats import service
+from app.stats.schemas import Stats
 
 router = APIRouter(prefix="/stats", tags=["stats"])
 
 
 @router.get(
     "",
+    response_model=Stats,
     summary="The province's numbers for a region and date range, as JSON or CSV (every role)",
     responses={
-        200: {"content": {"text/csv": {}}, "description": "JSON, or with format=csv flat rows (指标, 维度, 数值, metric, dimension)"}
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "JSON, or with format=csv flat rows (指标, 维度, 数值, metric, dimension)",
+        }
     },
 )
 def get_stats(

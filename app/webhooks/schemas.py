@@ -27,7 +27,20 @@ class WebhookSettings(BaseModel):
 class WebhookRead(BaseModel):
     """The webhook without its secret, which is never shown again."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "org_id": 3,
+                    "url": "https://erp.example.com/techmatch/hook",
+                    "allow_private": False,
+                    "created_at": "2026-11-02T03:00:00Z",
+                    "updated_at": "2026-11-02T03:00:00Z",
+                }
+            ]
+        },
+    )
 
     org_id: Id
     url: str
