@@ -15,7 +15,7 @@ from openpyxl import Workbook, load_workbook
 from app.auth import Principal
 from app.database import session_scope
 from app.imports import service as imports
-from app.imports.models import ImportJob
+from app.imports.models import ImportFile, ImportJob
 
 FUTURE = (date.today() + timedelta(days=90)).isoformat()
 DEMAND_HEADER = [
@@ -218,9 +218,11 @@ class SimulatedCrash(BaseException):
 
 
 def queued_job(world, app):
-    """A five-row demand import queued (not started) with two rows per chunk: (factory, settings, job)."""
+    """A five-row demand import queued (not started) with two rows per chunk: (factory, settings, job).
+
+    Its lease lasts a second, so a job whose run "crashed" is taken over soon after."""
     content = xlsx([DEMAND_HEADER] + [demand_row(n) for n in range(1, 6)])
-    settings = app.state.settings.model_copy(update={"import_chunk_rows": 2})
+    settings = app.state.settings.model_copy(update={"import_chunk_rows": 2, "import_lease_seconds": 1})
     factory = app.state.session_factory
     with session_scope(factory) as session:
         actor = Principal(key_id=None, org_id=world.ent_a_id, role="owner")
@@ -244,7 +246,7 @@ def test_interrupted_job_keeps_whole_chunks_and_resumes_on_the_next_start(world,
 
     monkeypatch.setattr(imports, "apply_row", crash_on_fourth_row)
     with pytest.raises(SimulatedCrash):
-        imports.run_job(factory, settings, job_id)
+        imports.run_job(factory, settings, job_id, owner="crashed")
     monkeypatch.setattr(imports, "apply_row", original)
     job = client.get(f"/api/v1/imports/{job_id}", headers=world.ent_a).json()
     assert (job["status"], job["processed_rows"], job["created"]) == ("running", 2, 2)
@@ -262,15 +264,16 @@ def test_interrupted_job_keeps_whole_chunks_and_resumes_on_the_next_start(world,
 
 def test_job_deleted_while_it_runs_ends_as_missing_and_drops_its_file(world, app):
     factory, settings, job = queued_job(world, app)
-    job_id, path = job.id, imports.job_file(settings, job)
+    job_id = job.id
 
     def delete_after_first_chunk(done: int, total: int) -> None:
         if done == 2:
             with session_scope(factory) as session:
                 session.delete(session.get(ImportJob, job_id))
 
-    assert imports.run_job(factory, settings, job_id, progress=delete_after_first_chunk) == "missing"
-    assert not path.exists()
+    assert imports.run_job(factory, settings, job_id, owner="worker", progress=delete_after_first_chunk) == "missing"
+    with session_scope(factory) as session:
+        assert session.get(ImportFile, job_id) is None
     assert [r["title"] for r in listed(world, "demands")] == ["冬季续航衰减问题1", "冬季续航衰减问题2"]
 
 
