@@ -135,7 +135,7 @@ def test_console_commands_print_only_ids_and_keys(tmp_path):
 def test_console_commands_on_an_empty_data_directory_say_what_to_run(tmp_path):
     env = {**os.environ, "TECHMATCH_DATA_DIR": str(tmp_path)}
     env.pop("TECHMATCH_DATABASE_URL", None)
-    for command in (["create-admin"], ["create-org", "--name", "吉林大学", "--kind", "university"]):
+    for command in (["create-admin"], ["create-org", "--name", "吉林大学", "--kind", "university"], ["worker"]):
         result = _techmatch(*command, env=env)
         assert result.returncode == 1 and result.stdout == ""
         assert "techmatch db upgrade" in result.stderr and str(tmp_path) in result.stderr

@@ -189,8 +189,9 @@ def claim(factory: sessionmaker[Session], settings: Settings, owner: str, job_id
         job = session.scalar(query.with_for_update(skip_locked=True))
         if job is None:
             return None
-        if job.status == "running" and job.lease_owner != owner:
-            log.info("import %d: taking over from %s (its lease ran out) after row %d", job.id, job.lease_owner, job.processed_rows)
+        if job.lease_owner != owner:
+            taken_over = f", taken over from {job.lease_owner} (its lease ran out)" if job.lease_owner and job.status == "running" else ""
+            log.info("import %d claimed by %s after row %d%s", job.id, owner, job.processed_rows, taken_over)
         job.status = "running"
         _lease(job, owner, settings)
         return job.id
@@ -555,7 +556,8 @@ class _Run:
             status = "running"
         if status == "running":  # stopped: let the lease go so that the next worker resumes the job at once
             with session_scope(self.factory) as session:
-                self._owned(session).lease_expires_at = None
+                job = self._owned(session)
+                job.lease_owner = job.lease_expires_at = None
         return status
 
     def _owned(self, session: Session) -> ImportJob:
