@@ -1,7 +1,8 @@
 """A periodic background pass on a daemon thread, shared by the service's workers.
 
-Each pass runs at start (to pick up what a restart left) and then every `interval` seconds;
-a failing pass is logged and the next one tries again, so one bad row never stops the worker.
+Each pass runs at start (to pick up what a restart left) and then every `interval` seconds, or
+at once after `wake` (new work arrived through this process); a failing pass is logged and the
+next one tries again, so one bad row never stops the worker.
 """
 
 import logging
@@ -17,6 +18,7 @@ class PeriodicWorker:
         self.interval = interval
         self.log = log
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -31,9 +33,14 @@ class PeriodicWorker:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
+    def wake(self) -> None:
+        """Run the next pass now rather than at the end of the interval."""
+        self._wake.set()
+
     def stop(self) -> None:
         """Ask the pass to end and wait for it."""
         self._stop.set()
+        self._wake.set()
         if self._thread:
             self._thread.join()
 
@@ -43,5 +50,7 @@ class PeriodicWorker:
                 self.run_once()
             except Exception:
                 self.log.exception("%s pass failed; retrying in %.0fs", self.name, self.interval)
-            if self._stop.wait(self.interval):
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self.stopping:
                 return

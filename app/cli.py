@@ -27,14 +27,19 @@ def _ready_session_factory(settings: Settings):
     On an empty or older database every command says which command to run (as the server
     does), instead of failing on a missing table.
     """
-    from app.migrations import pending_message
 
     url = settings.resolved_database_url
     engine = make_engine(url)
+    _check_migrations(engine, url, settings)
+    return make_session_factory(engine)
+
+
+def _check_migrations(engine, url: str, settings: Settings) -> None:
+    from app.migrations import pending_message
+
     problem = pending_message(engine, url)
     if problem:
         raise CommandError(f"{problem} (data directory {settings.data_dir.resolve()}, set by TECHMATCH_DATA_DIR)")
-    return make_session_factory(engine)
 
 
 def _session_scope(settings: Settings):
@@ -46,7 +51,49 @@ def cmd_serve(args, settings: Settings) -> None:
 
     from app.main import create_app
 
+    settings.role = args.role or settings.role
+    if settings.role == "worker":
+        raise CommandError("TECHMATCH_ROLE is worker: run `techmatch worker`, or serve with --role all|serve")
     uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port, log_level="warning")
+
+
+def cmd_worker(args, settings: Settings) -> None:
+    """The bulk work without HTTP, until SIGTERM or SIGINT: the index keeper, imports, the webhook
+    outbox and the milestone reminders (see app/workers.py). Run as many as the load needs, on any
+    machines, all on one PostgreSQL database."""
+    import signal
+    import threading
+
+    from app.matching.keeper import IndexKeeper
+    from app.workers import background_workers, pool_size
+
+    log = logging.getLogger("techmatch.worker")
+    settings.role = "worker"
+    if "encoder_threads" not in settings.model_fields_set:
+        settings.encoder_threads = os.cpu_count() or 1  # no requests to keep a core free for: encode on every core
+    url = settings.resolved_database_url
+    engine = make_engine(url, pool_size=pool_size(settings))
+    _check_migrations(engine, url, settings)
+    if engine.dialect.name == "sqlite":
+        log.warning("SQLite is for one process: `techmatch serve` alone does this work too; a worker is for PostgreSQL")
+    factory = make_session_factory(engine)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    keeper = IndexKeeper.open(settings, factory)
+    workers = background_workers(settings, factory, keeper)
+    for worker in workers:
+        worker.start()
+    log.info(
+        "worker started on %s (%d encoding threads, data directory %s)",
+        engine.url.render_as_string(hide_password=True), settings.encoder_threads, settings.data_dir.resolve(),
+    )
+    stop.wait()
+    log.info("stopping: finishing the current import chunk, webhook send and index batch")
+    for worker in reversed(workers):
+        worker.stop()
+    engine.dispose()
+    log.info("worker stopped")
 
 
 def cmd_db(args, settings: Settings) -> None:
@@ -112,15 +159,18 @@ def cmd_import(args, settings: Settings) -> None:
     factory = _ready_session_factory(settings)
     path = Path(args.file)
     mode = "dry_run" if args.dry_run else "commit"
+    owner = service.worker_id()
     try:
         with session_scope(factory) as session:
             if session.get(Organization, args.org) is None:
                 raise AppError(f"organization {args.org} does not exist")
             # The command line acts as an owner of the organization (no API key: the history shows none).
             actor = Principal(key_id=None, org_id=args.org, role="owner")
+            # Leased to this command from the start, so no worker takes it; if the command is
+            # interrupted, a worker resumes the job once the lease has run out.
             job = service.create_job(
                 session, settings=settings, side=args.side, mode=mode, all_or_nothing=args.all_or_nothing,
-                filename=path.name, data=path.read_bytes(), actor=actor,
+                filename=path.name, data=path.read_bytes(), actor=actor, owner=owner,
             )
             job_id = job.id
     except AppError as error:
@@ -133,7 +183,7 @@ def cmd_import(args, settings: Settings) -> None:
         bar.n = done
         bar.refresh()
 
-    status = service.run_job(factory, settings, job_id, progress=progress)
+    status = service.run_job(factory, settings, job_id, owner=owner, progress=progress)
     bar.close()
     with session_scope(factory) as session:
         finished = session.get(ImportJob, job_id)
@@ -161,7 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="start the HTTP service")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--role", choices=["all", "serve"],
+        help="all: HTTP and the bulk work in one process (the default, TECHMATCH_ROLE); serve: HTTP only, `techmatch worker` does the rest",
+    )
     serve.set_defaults(run=cmd_serve)
+
+    worker = commands.add_parser("worker", help="run imports, webhooks, reminders and index encoding without HTTP (until SIGTERM)")
+    worker.set_defaults(run=cmd_worker)
 
     db = commands.add_parser("db", help="database migrations")
     db.add_argument("action", choices=["upgrade", "downgrade", "current"])

@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     import_max_bytes: int = 64 * 1024 * 1024  # one province's 60,000 achievements is ~25 MB of .xlsx
     import_max_rows: int = 100_000
     import_chunk_rows: int = 200
+    # Import jobs are leased to one worker process: the lease lasts `import_lease_seconds` and its
+    # owner extends it with every chunk and every `import_heartbeat_seconds` while a chunk runs;
+    # the job of a worker that died is taken over by another once its lease has expired. Workers
+    # look for jobs queued through other processes every `import_poll_seconds`.
+    import_lease_seconds: float = 60.0
+    import_heartbeat_seconds: float = 10.0
+    import_poll_seconds: float = 2.0
 
     # Webhooks: how often the outbox worker polls, the send timeout, and the retry schedule
     # (backoff doubles from `webhook_backoff_seconds` up to the cap; failed after max attempts).
@@ -64,10 +71,6 @@ class Settings(BaseSettings):
     # winner is reminded (overdue milestones are notified to both parties once).
     milestone_check_seconds: float = 3600.0
     milestone_reminder_days: int = 7
-
-    @property
-    def imports_dir(self) -> Path:
-        return self.data_dir / "imports"
 
     @property
     def index_dir(self) -> Path:

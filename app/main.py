@@ -24,17 +24,16 @@ from app.health import Health
 from app.imports.service import ImportRunner
 from app.imports.views import router as imports_router
 from app.interests.views import router as interests_router
-from app.matching.keeper import IndexKeeper, IndexWorker
+from app.matching.keeper import IndexKeeper
 from app.matching.views import router as matching_router
 from app.migrations import pending_message
 from app.notifications.views import router as notifications_router
 from app.organizations.views import router as organizations_router
-from app.proposals.reminders import MilestoneReminders
 from app.proposals.views import router as proposals_router
 from app.request_log import log_request
 from app.stats.views import router as stats_router
 from app.webhooks.views import router as webhooks_router
-from app.webhooks.worker import OutboxWorker
+from app.workers import background_workers, pool_size
 
 log = logging.getLogger("techmatch")
 
@@ -47,10 +46,6 @@ Authenticate with `Authorization: Bearer <key>`; keys come from `techmatch creat
 """
 
 
-# Connections the background workers may hold at once: the index keeper, the webhook outbox,
-# the milestone reminders and the import runner (one each).
-BACKGROUND_CONNECTIONS = 4
-
 
 class DatabaseNotReady(RuntimeError):
     """The database is missing tables or behind the code's migrations."""
@@ -60,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     engine = make_engine(
         settings.resolved_database_url,
-        pool_size=settings.max_concurrent_requests + BACKGROUND_CONNECTIONS,
+        pool_size=pool_size(settings),
         pool_timeout=settings.request_wait_seconds,
     )
 
@@ -72,20 +67,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise DatabaseNotReady(problem)
         keeper = IndexKeeper.open(settings, app.state.session_factory)
         app.state.index_keeper = keeper
-        app.state.import_runner = ImportRunner(app.state.session_factory, settings)
-        # Every background job of the service: a thread of this process each, stopped in reverse
-        # order on shutdown (the index last, so its final save includes the imports' changes).
-        workers = [
-            IndexWorker(keeper, settings.index_worker_seconds),
-            app.state.import_runner,
-            OutboxWorker(app.state.session_factory, settings),
-            MilestoneReminders(app.state.session_factory, settings),
-        ]
+        # The role's background jobs (app/workers.py): a thread of this process each, stopped in
+        # reverse order on shutdown. Role `serve` runs only the index keeper: imports wait for a worker.
+        workers = background_workers(settings, app.state.session_factory, keeper)
+        runners = [worker for worker in workers if isinstance(worker, ImportRunner)]
+        app.state.import_runner = runners[0] if runners else None
         for worker in workers:
             worker.start()
         log.info(
-            "serving %s; index at change %d (%s, %d dims)",
-            engine.url.render_as_string(hide_password=True), keeper.applied_seq, keeper.engine.encoder.name, keeper.engine.encoder.dim,
+            "serving %s as role %s; index at change %d (%s, %d dims)",
+            engine.url.render_as_string(hide_password=True), settings.role, keeper.applied_seq, keeper.engine.encoder.name,
+            keeper.engine.encoder.dim,
         )
         yield
         for worker in reversed(workers):

@@ -8,7 +8,7 @@ from app.contracts.models import Contract
 from app.database import Base
 from app.demands.models import Demand
 from app.history.models import ChangeRecord
-from app.imports.models import ImportJob, ImportLink
+from app.imports.models import ImportFile, ImportJob, ImportLink
 from app.interests.models import Interest
 from app.matching.models import RecordVector
 from app.notifications.models import Notification
@@ -18,7 +18,7 @@ from app.webhooks.models import OutboxMessage, Webhook
 
 __all__ = [
     "Base", "Organization", "ApiKey", "Demand", "Achievement", "ChangeRecord", "IndexChange", "RecordVector",
-    "ImportJob", "ImportLink", "Proposal", "Milestone", "Interest", "Notification", "BrokerAssignment",
+    "ImportJob", "ImportFile", "ImportLink", "Proposal", "Milestone", "Interest", "Notification", "BrokerAssignment",
     "ShortlistEntry", "ContactRecord", "MatchFeedback", "Contract", "Webhook", "OutboxMessage",
 ]
 

@@ -84,13 +84,14 @@ def run_import(path: Path, data_dir: Path, chunk: int) -> None:
         org = organizations.create(session, data=OrganizationCreate(name="吉林大学", kind="university", region="220102"))
         org_id = org.id
     started = time.perf_counter()
+    owner = service.worker_id()
     with session_scope(factory) as session:
         job = service.create_job(
             session, settings=settings, side="achievements", mode="commit", all_or_nothing=False, filename=path.name,
-            data=path.read_bytes(), actor=Principal(key_id=None, org_id=org_id, role="owner"),
+            data=path.read_bytes(), actor=Principal(key_id=None, org_id=org_id, role="owner"), owner=owner,
         )
         job_id = job.id
-    status = service.run_job(factory, settings, job_id)
+    status = service.run_job(factory, settings, job_id, owner=owner)
     seconds = time.perf_counter() - started
     with session_scope(factory) as session:
         job = session.get(ImportJob, job_id)

@@ -15,7 +15,7 @@ from openpyxl import Workbook, load_workbook
 from app.auth import Principal
 from app.database import session_scope
 from app.imports import service as imports
-from app.imports.models import ImportJob
+from app.imports.models import ImportFile, ImportJob
 
 FUTURE = (date.today() + timedelta(days=90)).isoformat()
 DEMAND_HEADER = [
@@ -217,21 +217,24 @@ class SimulatedCrash(BaseException):
     """Stands for the process dying: nothing after it runs, no handler sees it."""
 
 
-def queued_job(world, app):
-    """A five-row demand import queued (not started) with two rows per chunk: (factory, settings, job)."""
+def queued_job(world, app, owner: str, lease_seconds: float = 5):
+    """A five-row demand import leased to `owner` (not started), with two rows per chunk: (factory, settings, job).
+
+    Leased from the start, so the service's own import runner leaves it alone until the lease runs out."""
     content = xlsx([DEMAND_HEADER] + [demand_row(n) for n in range(1, 6)])
-    settings = app.state.settings.model_copy(update={"import_chunk_rows": 2})
+    settings = app.state.settings.model_copy(update={"import_chunk_rows": 2, "import_lease_seconds": lease_seconds})
     factory = app.state.session_factory
     with session_scope(factory) as session:
         actor = Principal(key_id=None, org_id=world.ent_a_id, role="owner")
         job = imports.create_job(
-            session, settings=settings, side="demands", mode="commit", all_or_nothing=False, filename="list.xlsx", data=content, actor=actor
+            session, settings=settings, side="demands", mode="commit", all_or_nothing=False, filename="list.xlsx", data=content,
+            actor=actor, owner=owner,
         )
     return factory, settings, job
 
 
 def test_interrupted_job_keeps_whole_chunks_and_resumes_on_the_next_start(world, app, client, monkeypatch):
-    factory, settings, job = queued_job(world, app)
+    factory, settings, job = queued_job(world, app, "crashed")
     job_id = job.id
     calls = []
     original = imports.apply_row
@@ -244,7 +247,7 @@ def test_interrupted_job_keeps_whole_chunks_and_resumes_on_the_next_start(world,
 
     monkeypatch.setattr(imports, "apply_row", crash_on_fourth_row)
     with pytest.raises(SimulatedCrash):
-        imports.run_job(factory, settings, job_id)
+        imports.run_job(factory, settings, job_id, owner="crashed")
     monkeypatch.setattr(imports, "apply_row", original)
     job = client.get(f"/api/v1/imports/{job_id}", headers=world.ent_a).json()
     assert (job["status"], job["processed_rows"], job["created"]) == ("running", 2, 2)
@@ -261,17 +264,45 @@ def test_interrupted_job_keeps_whole_chunks_and_resumes_on_the_next_start(world,
 
 
 def test_job_deleted_while_it_runs_ends_as_missing_and_drops_its_file(world, app):
-    factory, settings, job = queued_job(world, app)
-    job_id, path = job.id, imports.job_file(settings, job)
+    factory, settings, job = queued_job(world, app, "worker")
+    job_id = job.id
 
     def delete_after_first_chunk(done: int, total: int) -> None:
         if done == 2:
             with session_scope(factory) as session:
                 session.delete(session.get(ImportJob, job_id))
 
-    assert imports.run_job(factory, settings, job_id, progress=delete_after_first_chunk) == "missing"
-    assert not path.exists()
+    assert imports.run_job(factory, settings, job_id, owner="worker", progress=delete_after_first_chunk) == "missing"
+    with session_scope(factory) as session:
+        assert session.get(ImportFile, job_id) is None
     assert [r["title"] for r in listed(world, "demands")] == ["冬季续航衰减问题1", "冬季续航衰减问题2"]
+
+
+def test_a_worker_that_lost_its_lease_rolls_its_chunk_back_and_another_finishes(world, app, client):
+    """A slow worker's lease runs out after its first chunk and the service's import runner takes
+    the job over; the slow one writes its next chunk, finds under the job's lock that the job is no
+    longer its own, and rolls the chunk back. The runner goes on from row 2: every row once."""
+    factory, settings, job = queued_job(world, app, "slow", lease_seconds=1)
+    settings = settings.model_copy(update={"import_heartbeat_seconds": 3600})  # no renewal but the chunks'
+    job_id = job.id
+
+    def owner() -> str | None:
+        with session_scope(factory) as session:
+            return session.get(ImportJob, job_id).lease_owner
+
+    def taken_over_after_first_chunk(done: int, total: int) -> None:
+        deadline = time.monotonic() + 60
+        while done == 2 and owner() == "slow":
+            assert time.monotonic() < deadline, "no worker took the job over"
+            time.sleep(0.1)
+
+    assert imports.run_job(factory, settings, job_id, owner="slow", progress=taken_over_after_first_chunk) == "lost"
+    deadline = time.monotonic() + 120
+    while (done := client.get(f"/api/v1/imports/{job_id}", headers=world.ent_a).json())["status"] != "done":
+        assert time.monotonic() < deadline, done
+        time.sleep(0.1)
+    assert (done["processed_rows"], done["created"], done["failed"]) == (5, 5, 0)
+    assert [r["title"] for r in listed(world, "demands")] == [f"冬季续航衰减问题{n}" for n in range(1, 6)]
 
 
 def test_template_imports_no_row_and_its_example_imports_when_copied(world):

@@ -92,6 +92,43 @@ def test_upgrade_cleans_stored_control_characters_in_the_open(kind, tmp_path):
         assert logged >= 1
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_upgrade_moves_unfinished_uploads_from_the_data_directory_into_the_database(kind, tmp_path, monkeypatch):
+    """0011: a job queued before the upgrade keeps its file (read from data/imports); a finished job's file is not wanted."""
+    monkeypatch.setenv("TECHMATCH_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "data" / "imports").mkdir(parents=True)
+    upload = "需求名称,需求描述\n冬季续航衰减问题,纯电动乘用车低温续航衰减。\n".encode()
+    for job_id in (1, 2):
+        (tmp_path / "data" / "imports" / f"{job_id}.csv").write_bytes(upload)
+    with new_database(kind, tmp_path) as url:
+        migrations.upgrade(url, "0010")
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        at = {"at": "2026-01-01 00:00:00+00:00"}
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO organizations (id, name, kind, contact, created_at, updated_at)"
+                    " VALUES (1, '某公司', 'enterprise', '{}', :at, :at)"
+                ),
+                at,
+            )
+            for job_id, status in ((1, "queued"), (2, "done"), (3, "running")):  # job 3's file is gone
+                connection.execute(
+                    text(
+                        "INSERT INTO import_jobs (id, side, org_id, role, mode, all_or_nothing, filename, status, message, processed_rows,"
+                        " created, updated, skipped, failed, errors, ignored_columns, created_at, updated_at)"
+                        " VALUES (:id, 'demands', 1, 'owner', 'commit', false, 'list.csv', :status, '',"
+                        " 0, 0, 0, 0, 0, '[]', '[]', :at, :at)"
+                    ),
+                    {**at, "id": job_id, "status": status},
+                )
+        migrations.upgrade(url)
+        with engine.connect() as connection:
+            stored = dict(connection.execute(text("SELECT job_id, data FROM import_files")).all())
+        engine.dispose()
+        assert {job_id: bytes(data) for job_id, data in stored.items()} == {1: upload}
+
+
 def as_json(value):
     """A JSON column as read by raw SQL: already decoded on PostgreSQL, text on SQLite."""
     return json.loads(value) if isinstance(value, str) else value
@@ -135,7 +172,7 @@ def test_console_commands_print_only_ids_and_keys(tmp_path):
 def test_console_commands_on_an_empty_data_directory_say_what_to_run(tmp_path):
     env = {**os.environ, "TECHMATCH_DATA_DIR": str(tmp_path)}
     env.pop("TECHMATCH_DATABASE_URL", None)
-    for command in (["create-admin"], ["create-org", "--name", "吉林大学", "--kind", "university"]):
+    for command in (["create-admin"], ["create-org", "--name", "吉林大学", "--kind", "university"], ["worker"]):
         result = _techmatch(*command, env=env)
         assert result.returncode == 1 and result.stdout == ""
         assert "techmatch db upgrade" in result.stderr and str(tmp_path) in result.stderr

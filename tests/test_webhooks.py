@@ -19,7 +19,11 @@ from app.config import Settings
 from app.database import session_scope
 from app.main import create_app
 from app.models_registry import Base
-from app.webhooks.models import OutboxMessage
+from app.notifications.service import notify
+from app.organizations import service as organizations
+from app.organizations.schemas import OrganizationCreate
+from app.webhooks.models import OutboxMessage, Webhook
+from app.webhooks.worker import OutboxWorker
 
 API = "/api/v1"
 SECRET = "s3cret-for-the-local-receiver"
@@ -155,6 +159,44 @@ def test_a_crash_before_the_send_still_delivers_once_a_worker_runs_again(databas
         assert json.loads(receiver.requests[0][1])["event"] == "proposal_submitted"
     finally:
         receiver.close()
+
+
+def test_two_outbox_workers_never_claim_the_same_message(database_url, tmp_path):
+    """Two workers (two processes' outbox threads) claim from one queue at once: each message goes to one."""
+    app = make_app(database_url, tmp_path)
+    empty(app)
+    factory = app.state.session_factory
+    with session_scope(factory) as session:
+        org = organizations.create(session, data=OrganizationCreate(name="长春某汽车零部件有限公司", kind="enterprise"))
+        session.add(Webhook(org_id=org.id, url="http://127.0.0.1:9/hook", secret=SECRET, allow_private=True))
+        session.flush()
+        for n in range(1, 61):
+            notify(session, org_id=org.id, kind="proposal_submitted", message=f"第 {n} 份揭榜申请", entity_type="proposal", entity_id=n)
+    expected = sorted(message.id for message in outbox(app))
+    assert len(expected) == 60
+    workers = [OutboxWorker(factory, app.state.settings) for _ in range(2)]
+    claimed: list[list[int]] = [[], []]
+    start = threading.Barrier(2)
+
+    def claim_everything(n: int) -> None:
+        start.wait()
+        misses = 0
+        while misses < 3:  # None means nothing is due, or another worker took the row first
+            claim = workers[n]._claim()
+            if claim is None:
+                misses += 1
+            else:
+                claimed[n].append(claim.message_id)
+
+    threads = [threading.Thread(target=claim_everything, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not set(claimed[0]) & set(claimed[1])
+    assert sorted(claimed[0] + claimed[1]) == expected
+    assert claimed[0] and claimed[1]  # both were at work at once
+    app.state.engine.dispose()
 
 
 def test_webhook_urls_are_http_and_public_unless_an_admin_allows_otherwise(world):

@@ -6,7 +6,8 @@ import pytest
 from payloads import achievement, demand
 
 from app.clock import CHINA_TZ
-from app.proposals.reminders import MilestoneReminders
+from app.database import session_scope
+from app.proposals.reminders import MilestoneReminders, send_due_notices
 from app.proposals.views import current_date
 
 API = "/api/v1"
@@ -354,6 +355,25 @@ def test_milestone_due_and_overdue_notices_go_out_once(world, app):
     ended, _, _ = awarded_call(world)
     ok(post(world, f"/demands/{ended['id']}/terminate", world.ent_a, {"reason": "企业战略调整"}))
     assert reminders.run_once(TODAY + timedelta(days=300)) == 0
+
+
+def test_two_reminder_workers_at_once_send_each_notice_once(world, app):
+    """While one worker's scan holds its milestones (not yet committed), another's scan skips
+    them, and after the commit finds them stamped: two worker processes never notify twice."""
+    if app.state.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite serves one write transaction at a time: the second scan waits for the first")
+    awarded_call(world)
+    awarded_call(world)  # two milestones due in 100 days
+    overdue_day = TODAY + timedelta(days=101)
+    lead = app.state.settings.milestone_reminder_days
+    with session_scope(app.state.session_factory) as first:
+        assert send_due_notices(first, today=overdue_day, lead_days=lead) == 2
+        with session_scope(app.state.session_factory) as second:
+            assert send_due_notices(second, today=overdue_day, lead_days=lead) == 0
+    with session_scope(app.state.session_factory) as third:
+        assert send_due_notices(third, today=overdue_day, lead_days=lead) == 0
+    overdue = [n for n in unread(world, world.uni) if n["kind"] == "milestone_overdue"]
+    assert len(overdue) == 2
 
 
 def test_a_purge_never_orphans_the_records_that_refer_to_a_demand(world):

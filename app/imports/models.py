@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import Base, UTCDateTime, utcnow
@@ -13,7 +13,14 @@ class ImportJob(Base):
 
     `processed_rows` counts the data rows whose outcome is committed; it moves in the same
     transaction as the rows themselves, so a job interrupted by a crash resumes right after
-    its last committed chunk. `errors` is the whole row report: the bad rows, and notes
+    its last committed chunk.
+
+    A running job is leased to one process (`lease_owner`, host:pid:random) until
+    `lease_expires_at`; the owner extends the lease with every chunk and on a timer
+    (`heartbeat_at`). A job whose lease has expired, or that has none, may be claimed by any
+    worker: that is how the job of a dead worker is resumed on another machine.
+
+    `errors` is the whole row report: the bad rows, and notes
     (`"note": true`) on cells of imported rows that were read but not applied (a 状态 the
     import may not set).
     """
@@ -38,6 +45,9 @@ class ImportJob(Base):
     failed: Mapped[int] = mapped_column(default=0)
     errors: Mapped[list] = mapped_column(JSON, default=list)
     ignored_columns: Mapped[list] = mapped_column(JSON, default=list)
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -48,6 +58,19 @@ class ImportJob(Base):
     @property
     def row_notes(self) -> list[dict]:
         return [entry for entry in self.errors if entry.get("note")]
+
+
+class ImportFile(Base):
+    """The uploaded bytes of a job, in the database so that a worker on any machine can read them.
+
+    A table of its own, so listing or polling jobs never loads a file. The row is deleted when
+    its job ends (the job keeps its report) and with its job (ON DELETE CASCADE).
+    """
+
+    __tablename__ = "import_files"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("import_jobs.id", ondelete="CASCADE"), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ImportLink(Base):

@@ -74,13 +74,16 @@ def file_format(filename: str) -> str:
     return suffix
 
 
-def open_sheet(path: Path, side: str) -> Sheet:
-    """The first worksheet (or the CSV) of `path`, positioned after its header row.
+def open_sheet(data: bytes, filename: str, side: str) -> Sheet:
+    """The first worksheet (or the CSV) of the uploaded `data`, positioned after its header row.
+
+    Uploads are read from memory (they are kept in the database, so any worker can run them);
+    `filename` tells the format.
 
     The header is the first row naming at least one known column, so banner rows above it
     (a merged title such as "2026年技术需求清单") are skipped.
     """
-    raw_rows = _xlsx_rows(path) if path.suffix.lower() == ".xlsx" else _csv_rows(path)
+    raw_rows = _xlsx_rows(data) if file_format(filename) == ".xlsx" else _csv_rows(data)
     mapping = header_map(side)
     try:
         for number, values in raw_rows:
@@ -109,16 +112,16 @@ def _non_empty(rows: Iterator[tuple[int, list]]) -> Iterator[tuple[int, list]]:
             yield number, values
 
 
-def _csv_rows(path: Path) -> Generator[tuple[int, list], None, None]:
-    text = decode_csv(path.read_bytes())
+def _csv_rows(data: bytes) -> Generator[tuple[int, list], None, None]:
+    text = decode_csv(data)
     for number, values in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
         yield number, [v if v != "" else None for v in values]
 
 
-def _xlsx_rows(path: Path) -> Generator[tuple[int, list], None, None]:
+def _xlsx_rows(data: bytes) -> Generator[tuple[int, list], None, None]:
     """Cell values (formulas read as their cached results), merged ranges filled from their top-left cell."""
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
         raise FileProblem(f"not a readable .xlsx file: {error}") from None
     try:

@@ -7,6 +7,13 @@ written exactly as for a POST or PATCH. Rows are committed in chunks of
 `processed_rows` and counts, so after a crash the job resumes right after its last committed
 chunk. A row is written inside a savepoint: a row that fails half-way leaves nothing.
 
+Any number of worker processes may run jobs (on PostgreSQL; SQLite is one process). The upload
+is kept in the database (`ImportFile`) until the job ends, and a running job is leased to one
+worker (see `ImportJob`): a worker claims a queued job, or a running one whose lease has expired
+because its worker died, and commits each chunk only after checking, under the job's row lock,
+that it still holds the lease. A job taken over therefore resumes exactly after the last
+committed chunk: nothing is imported twice and nothing is lost.
+
 Modes: `commit` imports the good rows and reports the bad ones; `dry_run` runs the same code
 and rolls every chunk back; `all_or_nothing` first does a dry run of the whole file and, only
 if no row is bad, writes everything in one transaction.
@@ -15,20 +22,26 @@ if no row is bad, writes everything in one transaction.
 import hashlib
 import json
 import logging
+import os
+import secrets
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from itertools import islice
 from pathlib import Path
+from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, CursorResult, and_, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.achievements.models import Achievement
 from app.achievements.schemas import AchievementCreate, AchievementUpdate
 from app.auth import Principal
+from app.background import PeriodicWorker
 from app.config import Settings
 from app.database import lock_row, session_scope, utcnow
 from app.demands.models import Demand
@@ -36,7 +49,7 @@ from app.demands.schemas import DemandCreate, DemandUpdate
 from app.errors import AppError, InvalidInput, NotFound
 from app.imports import parsing, reasons
 from app.imports.columns import STATUS_LABELS
-from app.imports.models import ImportJob, ImportLink
+from app.imports.models import ImportFile, ImportJob, ImportLink
 from app.listings import service as listings
 from app.listings.models import ListingColumns
 from app.listings.schemas import ListingCreate
@@ -84,6 +97,11 @@ class _JobGone(Exception):
     """The job's row was deleted while the job ran: there is nowhere left to record its progress."""
 
 
+class LeaseLost(Exception):
+    """Another worker holds the job now (this one's lease expired): this one stops, and its
+    uncommitted chunk is rolled back, so no row is written twice."""
+
+
 def _job(session: Session, job_id: int) -> ImportJob:
     job = session.get(ImportJob, job_id)
     if job is None:
@@ -91,15 +109,25 @@ def _job(session: Session, job_id: int) -> ImportJob:
     return job
 
 
-def job_file(settings: Settings, job: ImportJob | _Snapshot) -> Path:
-    return settings.imports_dir / f"{job.id}{Path(job.filename).suffix.lower()}"
+def worker_id() -> str:
+    """A lease owner's name: host and pid say which process holds a job; the random part tells
+    apart two runs that reuse a pid."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _lease(job: ImportJob, owner: str, settings: Settings) -> None:
+    now = utcnow()
+    job.lease_owner, job.lease_expires_at, job.heartbeat_at = owner, now + timedelta(seconds=settings.import_lease_seconds), now
 
 
 def create_job(
     session: Session, *, settings: Settings, side: str, mode: str, all_or_nothing: bool, filename: str, data: bytes,
-    actor: Principal,
+    actor: Principal, owner: str | None = None,
 ) -> ImportJob:
-    """A queued job for `data`, stored under the data directory; its header is checked at once (422 if unusable)."""
+    """A queued job for `data`, stored in the database; its header is checked at once (422 if unusable).
+
+    With `owner` the job starts running, leased to it (the console import runs its own job).
+    """
     actor.require_role("owner", "admin", action=f"import {side}")
     try:
         parsing.file_format(filename)
@@ -107,22 +135,21 @@ def create_job(
         raise InvalidInput(str(problem), ["body", "file"]) from None
     if len(data) > settings.import_max_bytes:
         raise InvalidInput(f"the file is larger than {settings.import_max_bytes} bytes", ["body", "file"])
-    job = ImportJob(
-        side=side, org_id=actor.org_id, key_id=actor.key_id, role=actor.role, mode=mode, all_or_nothing=all_or_nothing,
-        filename=Path(filename).name[-255:], status="queued",
-    )
-    session.add(job)
-    session.flush()
-    path = job_file(settings, job)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
     try:
-        sheet = parsing.open_sheet(path, side)
+        sheet = parsing.open_sheet(data, filename, side)
     except parsing.FileProblem as problem:
-        path.unlink(missing_ok=True)
         raise InvalidInput(str(problem), ["body", "file"]) from None
     sheet.close()
-    job.ignored_columns = sheet.ignored
+    job = ImportJob(
+        side=side, org_id=actor.org_id, key_id=actor.key_id, role=actor.role, mode=mode, all_or_nothing=all_or_nothing,
+        filename=Path(filename).name[-255:], status="queued", ignored_columns=sheet.ignored,
+    )
+    if owner is not None:
+        job.status = "running"
+        _lease(job, owner, settings)
+    session.add(job)
+    session.flush()
+    session.add(ImportFile(job_id=job.id, data=data))
     return job
 
 
@@ -134,9 +161,96 @@ def get_or_raise(session: Session, *, job_id: int, actor: Principal) -> ImportJo
     return job
 
 
-def unfinished_ids(session: Session) -> list[int]:
-    """Jobs queued or interrupted (a crash leaves them `running`), oldest first."""
-    return list(session.scalars(select(ImportJob.id).where(ImportJob.status.in_(("queued", "running"))).order_by(ImportJob.id)))
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Queued, or running without a live lease (its worker died, or stopped and let it go)."""
+    return or_(
+        ImportJob.status == "queued",
+        and_(ImportJob.status == "running", or_(ImportJob.lease_expires_at.is_(None), ImportJob.lease_expires_at < now)),
+    )
+
+
+def claim(factory: sessionmaker[Session], settings: Settings, owner: str, job_id: int | None = None) -> int | None:
+    """Lease a job to `owner` and return its id: `job_id` if it is claimable or already `owner`'s,
+    else the oldest claimable job; None when there is none.
+
+    On PostgreSQL the row is read with FOR UPDATE SKIP LOCKED, so workers claiming at once take
+    different jobs and never wait for each other; on SQLite the claim's transaction holds the
+    database's write lock from its first statement (BEGIN IMMEDIATE), which serializes claims.
+    """
+    with session_scope(factory) as session:
+        query = select(ImportJob)
+        if job_id is None:
+            query = query.where(_claimable(utcnow())).order_by(ImportJob.id).limit(1)
+        else:
+            query = query.where(
+                ImportJob.id == job_id,
+                or_(_claimable(utcnow()), and_(ImportJob.status == "running", ImportJob.lease_owner == owner)),
+            )
+        job = session.scalar(query.with_for_update(skip_locked=True))
+        if job is None:
+            return None
+        if job.lease_owner != owner:
+            taken_over = f", taken over from {job.lease_owner} (its lease ran out)" if job.lease_owner and job.status == "running" else ""
+            log.info("import %d claimed by %s after row %d%s", job.id, owner, job.processed_rows, taken_over)
+        job.status = "running"
+        _lease(job, owner, settings)
+        return job.id
+
+
+def _owned(session: Session, job_id: int, owner: str, settings: Settings) -> ImportJob:
+    """The job, locked, once it is certain `owner` still holds its lease (which is then extended).
+
+    Every write of a job's progress goes through here in the same transaction as the rows it
+    counts, so a worker that lost its lease can never commit a chunk the new owner also writes.
+    """
+    job = lock_row(session, ImportJob, job_id)
+    if job is None:
+        raise _JobGone(job_id)
+    if job.status != "running" or job.lease_owner != owner:
+        raise LeaseLost(job_id)
+    _lease(job, owner, settings)
+    return job
+
+
+def heartbeat(factory: sessionmaker[Session], settings: Settings, job_id: int, owner: str) -> bool:
+    """Extend `owner`'s lease on the job; False when another worker holds it (or it ended)."""
+    now = utcnow()
+    with session_scope(factory) as session:
+        result = session.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job_id, ImportJob.status == "running", ImportJob.lease_owner == owner)
+            .values(lease_expires_at=now + timedelta(seconds=settings.import_lease_seconds), heartbeat_at=now)
+        )
+        return bool(cast(CursorResult[Any], result).rowcount)
+
+
+class _Heartbeat:
+    """Extends the lease every `import_heartbeat_seconds` while the job runs, so a slow chunk
+    (a large all-or-nothing transaction, a busy database) keeps its job; `lost` is set once
+    another worker has taken the job over."""
+
+    def __init__(self, factory: sessionmaker[Session], settings: Settings, job_id: int, owner: str):
+        self.factory, self.settings, self.job_id, self.owner = factory, settings, job_id, owner
+        self.lost = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"import-{job_id}-heartbeat", daemon=True)
+
+    def __enter__(self) -> "_Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(self.settings.import_heartbeat_seconds):
+            try:
+                if not heartbeat(self.factory, self.settings, self.job_id, self.owner):
+                    self.lost.set()
+                    return
+            except Exception as error:  # the database was busy or unreachable: the next beat or chunk extends the lease
+                log.warning("import %d: heartbeat failed: %s", self.job_id, str(error).splitlines()[0])
 
 
 @dataclass
@@ -358,195 +472,206 @@ def _link(session: Session, importer: _Importer, link: ImportLink | None, code: 
 
 
 def run_job(
-    factory: sessionmaker[Session], settings: Settings, job_id: int, *, progress: Progress | None = None,
-    stop: threading.Event | None = None,
+    factory: sessionmaker[Session], settings: Settings, job_id: int, *, owner: str, progress: Progress | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> str:
-    """Run (or resume) one job to its end; returns its final status.
+    """Claim job `job_id` for `owner` and run (or resume) it to its end; returns its final status.
 
-    When `stop` is set the job halts after its current chunk and stays `running`, to be
-    resumed by the next start, exactly as after a crash.
+    "busy" when another worker holds a live lease on it. When `stopping()` turns true the job
+    halts after its current chunk and lets its lease go, so the next worker to look (another
+    process, or this one's next start) resumes it at once; "lost" when another worker took it
+    over meanwhile (this one's lease had expired): that worker goes on after the last committed chunk.
     """
-    with session_scope(factory) as session:
-        job = session.get(ImportJob, job_id)
-        if job is None or job.status in FINISHED:
-            return job.status if job else "missing"
-        job.status = "running"
-        job.updated_at = utcnow()
-        snapshot = _Snapshot.of(job)
-    path = job_file(settings, snapshot)
-    try:
-        if not path.exists():
-            raise parsing.FileProblem("the uploaded file is gone from the data directory")
-        total = _count_rows(path, snapshot.side)
-        if total > settings.import_max_rows:
-            raise parsing.FileProblem(f"{total} rows: at most {settings.import_max_rows} rows per file")
+    if claim(factory, settings, owner, job_id) is None:
         with session_scope(factory) as session:
-            _job(session, job_id).total_rows = total
-        if snapshot.all_or_nothing and snapshot.mode == "commit":
-            status = _all_or_nothing(factory, settings, snapshot, total, progress, stop)
-        elif _in_chunks(factory, settings, snapshot, total, progress, stop, write=snapshot.mode == "commit"):
-            status = _finish(factory, job_id, "done")
-        else:
-            status = "running"
+            job = session.get(ImportJob, job_id)
+            return "missing" if job is None else job.status if job.status in FINISHED else "busy"
+    with session_scope(factory) as session:
+        snapshot = _Snapshot.of(_job(session, job_id))
+        upload = session.get(ImportFile, job_id)
+        data = upload.data if upload is not None else None
+    run = _Run(factory, settings, snapshot, owner, progress, stopping)
+    try:
+        with _Heartbeat(factory, settings, job_id, owner) as beat:
+            run.lost = beat.lost
+            if data is None:
+                raise parsing.FileProblem("the uploaded file was not found when the database was upgraded: upload it again")
+            status = run.run(data)
     except parsing.FileProblem as problem:
-        status = _finish(factory, job_id, "failed", str(problem))
+        status = _finish(factory, settings, job_id, owner, "failed", str(problem))
     except _JobGone:
         log.warning("import %d was deleted while it ran", job_id)
         status = "missing"
+    except LeaseLost:
+        log.warning("import %d: another worker took the job over; this one stops", job_id)
+        status = "lost"
     except Exception as error:
         log.exception("import %d failed", job_id)
-        status = _finish(factory, job_id, "failed", f"stopped by an internal error after the committed rows: {error}"[:500])
-    if status in FINISHED or status == "missing":
-        path.unlink(missing_ok=True)
+        message = f"stopped by an internal error after the committed rows: {error}"[:500]
+        status = _finish(factory, settings, job_id, owner, "failed", message)
     return status
 
 
-def _count_rows(path: Path, side: str) -> int:
-    sheet = parsing.open_sheet(path, side)
-    try:
-        return sum(1 for _ in sheet.rows)
-    finally:
-        sheet.close()
+def _end(session: Session, job: ImportJob, status: str, message: str = "") -> str:
+    """Mark the job finished and drop its upload (the report stays), in the caller's transaction."""
+    job.status, job.message, job.updated_at, job.lease_expires_at = status, message, utcnow(), None
+    session.execute(delete(ImportFile).where(ImportFile.job_id == job.id))
+    return status
 
 
-def _finish(factory: sessionmaker[Session], job_id: int, status: str, message: str = "") -> str:
-    """Record the job's final status; "missing" when its row was deleted meanwhile."""
+def _finish(factory: sessionmaker[Session], settings: Settings, job_id: int, owner: str, status: str, message: str = "") -> str:
+    """Record the job's final status if `owner` still holds it; "missing" or "lost" if not."""
     with session_scope(factory) as session:
-        job = session.get(ImportJob, job_id)
-        if job is None:
+        try:
+            return _end(session, _owned(session, job_id, owner, settings), status, message)
+        except _JobGone:
             return "missing"
-        job.status, job.message, job.updated_at = status, message, utcnow()
-    return status
+        except LeaseLost:
+            return "lost"
 
 
-def _in_chunks(factory, settings, snapshot: _Snapshot, total: int, progress, stop, *, write: bool) -> bool:
-    """Commit (or, for a dry run, roll back) the rows chunk by chunk, resuming after `processed_rows`.
+@dataclass
+class _Run:
+    """One worker's run of one job, from its last committed chunk."""
 
-    Returns False when `stop` halted it before the last row.
-    """
-    sheet = parsing.open_sheet(job_file(settings, snapshot), snapshot.side)
-    try:
-        importer = _Importer(snapshot, sheet)
-        done = snapshot.processed_rows if write else 0
-        if not write:
-            _reset(factory, snapshot.id)
-        for number, values in islice(sheet.rows, done):
-            importer.remember(number, values)
-        if progress:
-            progress(done, total)
-        while True:
-            chunk = list(islice(sheet.rows, settings.import_chunk_rows))
-            if not chunk:
-                break
-            with session_scope(factory) as session:
-                job = _job(session, snapshot.id)
-                # A write first: pysqlite opens its transaction only at a DML statement, and a
-                # SAVEPOINT outside a transaction would commit on release.
-                job.updated_at = utcnow()
-                session.flush()
-                tally = _Tally()
-                for number, values in chunk:
+    factory: sessionmaker[Session]
+    settings: Settings
+    job: _Snapshot
+    owner: str
+    progress: Progress | None
+    stopping: Callable[[], bool]
+    lost: threading.Event = field(default_factory=threading.Event)
+
+    def run(self, data: bytes) -> str:
+        total = self._count_rows(data)
+        if total > self.settings.import_max_rows:
+            raise parsing.FileProblem(f"{total} rows: at most {self.settings.import_max_rows} rows per file")
+        with session_scope(self.factory) as session:
+            self._owned(session).total_rows = total
+        if self.job.all_or_nothing and self.job.mode == "commit":
+            status = self._all_or_nothing(data, total)
+        elif self._in_chunks(data, total, write=self.job.mode == "commit"):
+            status = _finish(self.factory, self.settings, self.job.id, self.owner, "done")
+        else:
+            status = "running"
+        if status == "running":  # stopped: let the lease go so that the next worker resumes the job at once
+            with session_scope(self.factory) as session:
+                job = self._owned(session)
+                job.lease_owner = job.lease_expires_at = None
+        return status
+
+    def _owned(self, session: Session) -> ImportJob:
+        return _owned(session, self.job.id, self.owner, self.settings)
+
+    def _count_rows(self, data: bytes) -> int:
+        sheet = parsing.open_sheet(data, self.job.filename, self.job.side)
+        try:
+            return sum(1 for _ in sheet.rows)
+        finally:
+            sheet.close()
+
+    def _in_chunks(self, data: bytes, total: int, *, write: bool) -> bool:
+        """Commit (or, for a dry run, roll back) the rows chunk by chunk, resuming after `processed_rows`.
+
+        Each chunk's rows and the job's progress are committed together, after checking under
+        the job's lock that this worker still holds it. Returns False when stopped before the last row.
+        """
+        sheet = parsing.open_sheet(data, self.job.filename, self.job.side)
+        try:
+            importer = _Importer(self.job, sheet)
+            done = self.job.processed_rows if write else 0
+            if not write:
+                with session_scope(self.factory) as session:
+                    job = self._owned(session)
+                    job.processed_rows = job.created = job.updated = job.skipped = job.failed = 0
+                    job.errors = []
+            for number, values in islice(sheet.rows, done):
+                importer.remember(number, values)
+            if self.progress:
+                self.progress(done, total)
+            while True:
+                chunk = list(islice(sheet.rows, self.settings.import_chunk_rows))
+                if not chunk:
+                    return True
+                if self.lost.is_set():
+                    raise LeaseLost(self.job.id)
+                with session_scope(self.factory) as session:
+                    _job(session, self.job.id)  # opens the transaction (SQLite: takes the write lock) before any savepoint
+                    tally = _Tally()
+                    for number, values in chunk:
+                        importer.apply(session, number, values, tally)
+                    if not write:
+                        session.rollback()
+                    job = self._owned(session)
+                    if job.processed_rows != done:  # another worker committed chunks meanwhile
+                        raise LeaseLost(self.job.id)
+                    tally.add_to(job, len(chunk))
+                done += len(chunk)
+                if self.progress:
+                    self.progress(done, total)
+                if self.stopping():
+                    return False
+        finally:
+            sheet.close()
+
+    def _all_or_nothing(self, data: bytes, total: int) -> str:
+        """A dry run of the whole file; then, if no row is bad, every write in one transaction."""
+        if not self._in_chunks(data, total, write=False):
+            return "running"
+        with session_scope(self.factory) as session:
+            job = self._owned(session)
+            if job.failed:
+                job.created = job.updated = job.skipped = 0
+                return _end(session, job, "failed", f"nothing imported: {job.failed} rows have errors (all_or_nothing)")
+        sheet = parsing.open_sheet(data, self.job.filename, self.job.side)
+        try:
+            importer = _Importer(self.job, sheet)
+            tally = _Tally()
+            with session_scope(self.factory) as session:
+                _job(session, self.job.id)  # opens the transaction before any savepoint (see `_in_chunks`)
+                for count, (number, values) in enumerate(sheet.rows, start=1):
                     importer.apply(session, number, values, tally)
-                if not write:
-                    session.rollback()
-                    job = _job(session, snapshot.id)
-                tally.add_to(job, len(chunk))
-            done += len(chunk)
-            if progress:
-                progress(done, total)
-            if stop is not None and stop.is_set():
-                return False
-    finally:
-        sheet.close()
-    return True
+                    if tally.failed:
+                        raise RuntimeError(f"row {number} failed while writing: {tally.errors[0]['reason']}")
+                    if self.progress and count % self.settings.import_chunk_rows == 0:
+                        self.progress(count, total)
+                job = self._owned(session)
+                job.processed_rows = job.created = job.updated = job.skipped = job.failed = 0
+                tally.add_to(job, total)
+                _end(session, job, "done")
+        finally:
+            sheet.close()
+        if self.progress:
+            self.progress(total, total)
+        return "done"
 
 
-def _reset(factory, job_id: int) -> None:
-    with session_scope(factory) as session:
-        job = _job(session, job_id)
-        job.processed_rows = job.created = job.updated = job.skipped = job.failed = 0
-        job.errors = []
+class ImportRunner(PeriodicWorker):
+    """Claims import jobs from the database one at a time and runs them, so imports never block a request.
 
+    Jobs are not handed to a process: a job uploaded through any process, or left by a worker
+    that died (once its lease has run out), is claimed by whichever runner looks first. A pass
+    runs every `import_poll_seconds`, and at once when `wake` says this process queued one.
+    """
 
-def _all_or_nothing(factory, settings, snapshot: _Snapshot, total: int, progress, stop) -> str:
-    """A dry run of the whole file; then, if no row is bad, every write in one transaction."""
-    if not _in_chunks(factory, settings, snapshot, total, progress, stop, write=False):
-        return "running"
-    with session_scope(factory) as session:
-        job = _job(session, snapshot.id)
-        if job.failed:
-            job.status = "failed"
-            job.message = f"nothing imported: {job.failed} rows have errors (all_or_nothing)"
-            job.created = job.updated = job.skipped = 0
-            return job.status
-        job.status = "running"
-    sheet = parsing.open_sheet(job_file(settings, snapshot), snapshot.side)
-    try:
-        importer = _Importer(snapshot, sheet)
-        tally = _Tally()
-        with session_scope(factory) as session:
-            job = _job(session, snapshot.id)
-            job.processed_rows = job.created = job.updated = job.skipped = job.failed = 0
-            job.updated_at = utcnow()
-            session.flush()  # the transaction's first write, before any savepoint (see `_in_chunks`)
-            for count, (number, values) in enumerate(sheet.rows, start=1):
-                importer.apply(session, number, values, tally)
-                if tally.failed:
-                    raise RuntimeError(f"row {number} failed while writing: {tally.errors[0]['reason']}")
-                if progress and count % settings.import_chunk_rows == 0:
-                    progress(count, total)
-            tally.add_to(job, total)
-            job.status, job.updated_at = "done", utcnow()
-    finally:
-        sheet.close()
-    if progress:
-        progress(total, total)
-    return "done"
-
-
-class ImportRunner:
-    """One background thread that runs queued jobs in order, so imports never block a request."""
+    name = "imports"
 
     def __init__(self, factory: sessionmaker[Session], settings: Settings):
+        super().__init__(settings.import_poll_seconds, log)
         self.factory = factory
         self.settings = settings
-        self._queue: list[int] = []
-        self._wake = threading.Condition()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.owner = worker_id()
 
-    def start(self) -> None:
-        """Start the thread and queue the jobs a previous run left unfinished."""
-        with session_scope(self.factory) as session:
-            pending = unfinished_ids(session)
-        if pending:
-            log.info("resuming %d unfinished import jobs: %s", len(pending), pending)
-        for job_id in pending:
-            self.submit(job_id)
-        self._thread = threading.Thread(target=self._loop, name="techmatch-imports", daemon=True)
-        self._thread.start()
+    def run_once(self) -> int:
+        """Run claimable jobs until there is none left; returns how many were run.
 
-    def submit(self, job_id: int) -> None:
-        with self._wake:
-            self._queue.append(job_id)
-            self._wake.notify()
-
-    def stop(self) -> None:
-        """Stop after the current chunk; an unfinished job stays `running` and resumes at the next start."""
-        self._stop.set()
-        with self._wake:
-            self._wake.notify()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            with self._wake:
-                if not self._queue:
-                    self._wake.wait(timeout=1.0)
-                    continue
-                job_id = self._queue.pop(0)
-            try:
-                run_job(self.factory, self.settings, job_id, stop=self._stop)
-            except Exception:
-                log.exception("import job %d could not run", job_id)
+        Stopping ends the current job after its chunk (see `run_job`).
+        """
+        ran = 0
+        while not self.stopping:
+            job_id = claim(self.factory, self.settings, self.owner)
+            if job_id is None:
+                break
+            run_job(self.factory, self.settings, job_id, owner=self.owner, stopping=lambda: self.stopping)
+            ran += 1
+        return ran

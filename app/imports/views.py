@@ -1,7 +1,7 @@
 """Routes for bulk import: /api/v1/imports.
 
-Jobs run on the import runner (`app.state.import_runner`), which app/main.py starts and stops
-with the service's other background workers.
+Jobs are kept in the database and run by whichever worker process claims them first (see
+`service.ImportRunner`); when this process runs one (role `all`), the upload wakes it at once.
 """
 
 import tempfile
@@ -65,7 +65,9 @@ def create_import(
         data=data,
         actor=principal,
     )
-    background.add_task(request.app.state.import_runner.submit, job.id)  # runs after the commit
+    runner = request.app.state.import_runner
+    if runner is not None:
+        background.add_task(runner.wake)  # runs after the commit
     return job
 
 
