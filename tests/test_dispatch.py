@@ -176,13 +176,11 @@ def test_a_2000_row_import_yields_one_digest_per_organization(world, app, dispat
 
 def test_matches_beyond_the_daily_cap_wait_for_the_digest(world, app):
     dispatcher = Dispatcher(app, dispatch_daily_cap=1)
-    post(world, "achievements", ANSWER, world.uni)
-    for title, description in (
-        ("新能源汽车冬季续航衰减问题", "纯电动乘用车在-20℃环境下续航里程衰减超过40%，需要电池低温热管理方案。"),
-        ("纯电动客车低温续航下降", "纯电动客车冬季低温环境下续航里程衰减严重，需要电池低温热管理方案。"),
-        ("电动汽车电池冬季低温性能差", "电动汽车电池在冬季低温下续航衰减，需要电池热管理与低温预热方案。"),
-    ):
-        post(world, "demands", demand(title=title, description=description), world.ent_a)
+    for body in (ANSWER, FARMING, achievement()):  # a small library, so that the lexical statistics mean something
+        post(world, "achievements", body, world.uni)
+    dispatcher.run()
+    for title in ("新能源汽车冬季续航衰减问题", "纯电动乘用车冬季续航衰减", "电动汽车冬季低温续航衰减问题"):
+        post(world, "demands", demand(title=title), world.ent_a)
     dispatcher.run()
     notices = dispatcher.notifications(world.uni_id)
     with session_scope(app.state.session_factory) as session:

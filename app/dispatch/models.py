@@ -86,7 +86,7 @@ class SavedSearch(Base):
     target: Mapped[str] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(String(2000))
     filters: Mapped[dict] = mapped_column(JSON, default=dict)
-    frequency: Mapped[str] = mapped_column(String(10))
+    frequency: Mapped[str] = mapped_column(String(12))
     min_band: Mapped[str] = mapped_column(String(10))
     covered_seq: Mapped[int] = mapped_column(default=0)
     next_run_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

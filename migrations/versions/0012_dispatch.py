@@ -69,7 +69,7 @@ def upgrade() -> None:
         sa.Column("target", sa.String(20), nullable=False),
         sa.Column("text", sa.String(2000), nullable=False),
         sa.Column("filters", sa.JSON(), nullable=False),
-        sa.Column("frequency", sa.String(10), nullable=False),
+        sa.Column("frequency", sa.String(12), nullable=False),
         sa.Column("min_band", sa.String(10), nullable=False),
         sa.Column("covered_seq", sa.Integer(), nullable=False),
         sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=False),
