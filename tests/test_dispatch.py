@@ -10,7 +10,7 @@ import pytest
 from conftest import World
 from payloads import achievement, demand
 from sqlalchemy import select, update
-from test_imports import DEMAND_HEADER, demand_row, run, xlsx
+from test_imports import DEMAND_HEADER, demand_row, upload, xlsx
 from test_webhooks import Receiver
 
 from app.clock import china_today
@@ -147,12 +147,23 @@ def test_a_strong_match_is_announced_once_to_the_owner_and_assigned_broker_weak_
         receiver.close()
 
 
+def finished_import(world: World, content: bytes, seconds: float = 900) -> dict:
+    """Upload a demand list and wait for its job: 2,000 rows take minutes on a busy machine."""
+    response = upload(world, "demands", content)
+    assert response.status_code == 202, response.text
+    url, deadline = f"{API}/imports/{response.json()['id']}", time.monotonic() + seconds
+    while (job := world.client.get(url, headers=world.ent_a).json())["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.5)
+    return job
+
+
 def test_a_2000_row_import_yields_one_digest_per_organization(world, app, dispatcher):
     broker_id, _ = assigned_broker(world)
     achievement_id = post(world, "achievements", ANSWER, world.uni)
     dispatcher.run()
     rows = [DEMAND_HEADER] + [demand_row(n) for n in range(2000)]
-    job = run(world, "demands", xlsx(rows))
+    job = finished_import(world, xlsx(rows))
     assert (job["status"], job["created"]) == ("done", 2000), job
     dispatcher.run()
     with session_scope(app.state.session_factory, read_only=True) as session:
