@@ -72,6 +72,16 @@ class Settings(BaseSettings):
     milestone_check_seconds: float = 3600.0
     milestone_reminder_days: int = 7
 
+    # Standing matchmaking (app/dispatch): how often the worker polls, changes per transaction,
+    # counterparts ranked per record (the strong ones are announced), `new_match` notices an
+    # organization receives per China day before the rest wait for its daily digest, and the
+    # results a saved search's run ranks.
+    dispatch_worker_seconds: float = 5.0
+    dispatch_batch: int = 100
+    dispatch_matches: int = 20
+    dispatch_daily_cap: int = 20
+    saved_search_results: int = 20
+
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"

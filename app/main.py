@@ -18,6 +18,7 @@ from app.contracts.views import router as contracts_router
 from app.control_chars import RefuseControlCharacters
 from app.database import make_engine, make_session_factory
 from app.demands.views import router as demands_router
+from app.dispatch.views import router as dispatch_router
 from app.errors import install_error_handlers
 from app.exports.views import router as exports_router
 from app.health import Health
@@ -106,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         codes_router, organizations_router, accounts_router, demands_router, achievements_router, matching_router, imports_router,
         exports_router, proposals_router, interests_router, notifications_router, brokerage_router, contracts_router, webhooks_router,
-        stats_router,
+        stats_router, dispatch_router,
     ):
         api.include_router(router)
 

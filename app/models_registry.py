@@ -7,6 +7,7 @@ from app.changelog import IndexChange
 from app.contracts.models import Contract
 from app.database import Base
 from app.demands.models import Demand
+from app.dispatch.models import AnnouncedMatch, DigestItem, DispatchCursor, DispatchOptOut, SavedSearch, SavedSearchHit
 from app.history.models import ChangeRecord
 from app.imports.models import ImportFile, ImportJob, ImportLink
 from app.interests.models import Interest
@@ -20,6 +21,7 @@ __all__ = [
     "Base", "Organization", "ApiKey", "Demand", "Achievement", "ChangeRecord", "IndexChange", "RecordVector",
     "ImportJob", "ImportFile", "ImportLink", "Proposal", "Milestone", "Interest", "Notification", "BrokerAssignment",
     "ShortlistEntry", "ContactRecord", "MatchFeedback", "Contract", "Webhook", "OutboxMessage",
+    "DispatchCursor", "AnnouncedMatch", "DigestItem", "DispatchOptOut", "SavedSearch", "SavedSearchHit",
 ]
 
 # On SQLite every row with its own integer id is AUTOINCREMENT (migration 0009): an id, once

@@ -3,8 +3,9 @@
 `techmatch serve` (role `all` or `serve`) and `techmatch worker` (role `worker`) both build their
 workers here, so the two commands can never drift apart. The index keeper runs in every role
 (each process matches against its own copy of the index); the bulk work (imports, the webhook
-outbox, milestone reminders) runs only where `role` is `all` or `worker`. Every worker claims its
-rows in the database, so any number of worker processes may run on one PostgreSQL database.
+outbox, milestone reminders, standing matchmaking) runs only where `role` is `all` or `worker`.
+Every worker claims its rows in the database, so any number of worker processes may run on one
+PostgreSQL database.
 """
 
 from typing import Protocol
@@ -12,15 +13,16 @@ from typing import Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+from app.dispatch.worker import DispatchWorker
 from app.imports.service import ImportRunner
 from app.matching.keeper import IndexKeeper, IndexWorker
 from app.proposals.reminders import MilestoneReminders
 from app.webhooks.worker import OutboxWorker
 
 # Connections each worker may hold at once: the import runner two (a chunk's transaction and its
-# lease heartbeat), the others one each.
+# lease heartbeat), the others (outbox, reminders, dispatch) one each.
 INDEX_CONNECTIONS = 1
-BULK_CONNECTIONS = 4
+BULK_CONNECTIONS = 5
 
 
 class Worker(Protocol):
@@ -38,7 +40,12 @@ def background_workers(settings: Settings, factory: sessionmaker[Session], keepe
     save includes the imports' changes)."""
     workers: list[Worker] = [IndexWorker(keeper, settings.index_worker_seconds)]
     if does_bulk_work(settings):
-        workers += [ImportRunner(factory, settings), OutboxWorker(factory, settings), MilestoneReminders(factory, settings)]
+        workers += [
+            ImportRunner(factory, settings),
+            OutboxWorker(factory, settings),
+            MilestoneReminders(factory, settings),
+            DispatchWorker(factory, settings, keeper),
+        ]
     return workers
 
 

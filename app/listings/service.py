@@ -4,6 +4,8 @@ Every change checks who is acting, validates the record as a whole, and appends 
 change history in the same transaction, so nothing is changed without a trace.
 """
 
+from collections.abc import Collection
+
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 from sqlalchemy import String, and_, cast, func, or_, select
@@ -202,9 +204,14 @@ def iter_records(session: Session, statement, *, batch: int = 500):
         session.expunge(record)
 
 
-def published_ids(session: Session, *, model: type[ListingColumns], filters: ListingFilters) -> list[int]:
-    """Ids of the published records that pass `filters` (matching's hard filters)."""
+def published_ids(
+    session: Session, *, model: type[ListingColumns], filters: ListingFilters, among: Collection[int] | None = None,
+) -> list[int]:
+    """Ids of the published records that pass `filters` (matching's hard filters), only from `among` when given
+    (a saved search's run looks only at the records changed since its last run)."""
     statement = select(model.id).where(model.status == "published", *_filter_conditions(model, filters))
+    if among is not None:
+        statement = statement.where(model.id.in_(among))
     return list(session.scalars(statement))
 
 

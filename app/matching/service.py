@@ -79,18 +79,34 @@ def match_record(
     """
     filters, k, prefer_region = query, query.k, query.prefer_region
     record = listings.get_visible_or_raise(session, model=SIDES[side][0], record_id=record_id, actor=actor)
-    target = OTHER_SIDE[side]
     keeper.refresh(session)
-    allowed = _allowed_ids(session, target, filters)
+    allowed = _allowed_ids(session, OTHER_SIDE[side], filters)
     if allowed == []:
         return _nothing(NO_RECORD_PASSES)
+    return _rank_record(session, keeper, side, record, allowed, prefer_region, k, query.include_weak)
+
+
+def counterparts(session: Session, keeper: IndexKeeper, *, side: str, record: ListingColumns, k: int) -> MatchResult:
+    """The best `k` published records of the other side for a stored record, weak ones included,
+    ranked and rated exactly as `match_record` rates them with no filter (the dispatcher's view).
+
+    The caller has checked the record is one it may match; the index is not refreshed here.
+    """
+    return _rank_record(session, keeper, side, record, None, None, k, True)
+
+
+def _rank_record(
+    session: Session, keeper: IndexKeeper, side: str, record: ListingColumns, allowed: list[int] | None, prefer_region: str | None,
+    k: int, include_weak: bool,
+) -> MatchResult:
+    target = OTHER_SIDE[side]
     pool = _pool_size(k)
     text = document_text(*record.searchable_text())
     try:
-        candidates = keeper.engine.search_like(target, side, record_id, k=pool, allowed_ids=allowed)
+        candidates = keeper.engine.search_like(target, side, record.id, k=pool, allowed_ids=allowed)
     except KeyError:  # not indexed: a draft, or not yet caught up
         candidates = keeper.engine.search_text(target, text, k=pool, allowed_ids=allowed)
-    return _rank(session, target, candidates, profile_of(record), text, prefer_region, k, query.include_weak)
+    return _rank(session, target, candidates, profile_of(record), text, prefer_region, k, include_weak)
 
 
 def match_text(
@@ -100,6 +116,20 @@ def match_text(
     """Records of `target` for free text (brokers, partner platforms)."""
     keeper.refresh(session)
     allowed = _allowed_ids(session, target, filters)
+    return rank_text(
+        session, keeper, text=text, target=target, allowed=allowed, k=k, prefer_region=prefer_region, include_weak=include_weak
+    )
+
+
+def rank_text(
+    session: Session, keeper: IndexKeeper, *, text: str, target: str, allowed: list[int] | None, k: int,
+    prefer_region: str | None = None, include_weak: bool = False,
+) -> MatchResult:
+    """Free text ranked among `allowed` records of `target` (all when None), as `match_text` ranks it.
+
+    Saved searches pass the few records published since their last run, so a run costs one
+    query over those, not over the whole list.
+    """
     if allowed == []:
         return _nothing(NO_RECORD_PASSES)
     candidates = keeper.engine.search_text(target, text, k=_pool_size(k), allowed_ids=allowed)

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import Base, UTCDateTime, utcnow
@@ -20,5 +20,7 @@ class Notification(Base):
     message: Mapped[str] = mapped_column(String(500))
     entity_type: Mapped[str] = mapped_column(String(20))
     entity_id: Mapped[int]
+    # The event's facts for programs (a match's pair and relevance); None for most kinds.
+    data: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -32,6 +32,10 @@ class NotificationRead(BaseModel):
     message: str = Field(examples=["需求 12「新能源汽车冬季续航衰减问题」收到新的揭榜申请 34"])
     entity_type: str
     entity_id: Id
+    data: dict | None = Field(
+        None, description="the event's facts, when it has any: a match's pair and relevance, a digest's pairs",
+        examples=[{"demand_id": 12, "achievement_id": 34, "relevance": 0.82, "band": "strong"}],
+    )
     created_at: datetime
     read_at: datetime | None
 

@@ -11,14 +11,22 @@ from sqlalchemy.orm import Session
 from app.auth import Principal
 from app.database import utcnow
 from app.errors import NotFound
+from app.notifications.kinds import KINDS
 from app.notifications.models import Notification
 from app.notifications.schemas import NotificationQuery
 from app.webhooks.service import enqueue
 
 
-def notify(session: Session, *, org_id: int, kind: str, message: str, entity_type: str, entity_id: int) -> Notification:
-    """Tell organization `org_id` about an event on one record."""
-    notification = Notification(org_id=org_id, kind=kind, message=message, entity_type=entity_type, entity_id=entity_id)
+def notify(
+    session: Session, *, org_id: int, kind: str, message: str, entity_type: str, entity_id: int, data: dict | None = None,
+) -> Notification:
+    """Tell organization `org_id` about an event on one record; `data` carries its facts for programs
+    (a match's pair and relevance), in the notification and in the webhook body alike."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}: declare it in app/notifications/kinds.py")
+    notification = Notification(
+        org_id=org_id, kind=kind, message=message, entity_type=entity_type, entity_id=entity_id, data=data
+    )
     session.add(notification)
     enqueue(session, notification)
     return notification
