@@ -26,6 +26,7 @@ from app.auth import Principal
 from app.config import Settings
 from app.database import make_engine, make_session_factory, session_scope
 from app.listings import service as listings
+from app.matching.engine import MatchEngine
 from app.matching.keeper import IndexKeeper
 from app.matching.vector_index import IndexMismatchError
 from app.organizations import service as organizations
@@ -93,22 +94,28 @@ def test_kill_between_commit_and_save_then_recover(environment):
         third.stop()
 
 
-def test_index_from_another_encoder_is_refused(environment, tmp_path):
+def test_index_from_another_encoder_is_rebuilt_from_stored_vectors(environment, tmp_path):
+    """A saved index of another encoder is never queried: the start builds from this encoder's stored rows."""
     settings = Settings(database_url=environment["TECHMATCH_DATABASE_URL"], data_dir=Path(environment["TECHMATCH_DATA_DIR"]))
     factory = make_session_factory(make_engine(settings.resolved_database_url))
-    IndexKeeper.open(settings, factory).save()
+    _publish_backlog(settings.resolved_database_url, records=2)
+    keeper = IndexKeeper.open(settings, factory)
+    keeper.catch_up()
+    keeper.save()
     meta_file = next(settings.index_dir.rglob("meta.json"))
     meta = json.loads(meta_file.read_text())
     meta_file.write_text(json.dumps({**meta, "encoder": "bge-small-zh-v1.5", "dim": 384}))
     with pytest.raises(IndexMismatchError, match=r"bge-small-zh-v1.5.*384.*techmatch reindex"):
-        IndexKeeper.open(settings, factory)
-    refused = subprocess.run([BIN / "techmatch", "serve"], env=environment, capture_output=True, text=True, timeout=120)
-    assert refused.returncode != 0 and "techmatch reindex" in refused.stderr
+        MatchEngine.load(settings.index_dir, keeper.engine.encoder)
+    reopened = IndexKeeper.open(settings, factory)
+    assert reopened.engine.count("achievements") == 2 and reopened.encoded == 0
 
     rebuilt = subprocess.run([BIN / "techmatch", "reindex"], env=environment, capture_output=True, text=True, timeout=300)
     assert rebuilt.returncode == 0, rebuilt.stderr
-    assert "indexed 0 published records" in rebuilt.stderr
-    IndexKeeper.open(settings, factory)
+    assert "encoded 0 of 2 published records" in rebuilt.stderr and "indexed 2 published records" in rebuilt.stderr
+    forced = subprocess.run([BIN / "techmatch", "reindex", "--force"], env=environment, capture_output=True, text=True, timeout=300)
+    assert "encoded 2 of 2 published records" in forced.stderr, forced.stderr
+    assert IndexKeeper.open(settings, factory).applied_seq == _saved_seq(settings.index_dir)
 
 
 def _saved_seq(index_dir: Path) -> int:

@@ -170,6 +170,8 @@ def test_vectors_are_stored_in_half_precision_and_read_back_as_unit_vectors(data
 
 # -- processes ---------------------------------------------------------------------------------
 
+START = 300  # seconds a service may take to start (loading the model) on a busy shared machine
+
 @pytest.fixture(scope="module")
 def shared_postgres(tmp_path_factory):
     """One PostgreSQL database and an owner key, for several service processes."""
@@ -199,7 +201,8 @@ def _matched(service: LiveService, headers: dict, text: str) -> list[int]:
 @pytest.mark.slow
 def test_a_record_created_through_one_process_is_matched_through_another(shared_postgres):
     url, admin, folder = shared_postgres
-    with LiveService(_environment(url, folder / "a", "all")) as first, LiveService(_environment(url, folder / "b", "serve")) as second:
+    with LiveService(_environment(url, folder / "a", "all"), start_seconds=START) as first, \
+            LiveService(_environment(url, folder / "b", "serve"), start_seconds=START) as second:
         owner = _owner(first, admin)
         for title, abstract in TOPICS[:2]:
             created = httpx.post(f"{first.url}/achievements", json=achievement(title=title, abstract=abstract, status="published"),
@@ -220,7 +223,7 @@ def test_a_record_created_through_one_process_is_matched_through_another(shared_
 @pytest.mark.slow
 def test_a_process_on_an_empty_data_directory_matches_without_encoding(shared_postgres):
     url, admin, folder = shared_postgres
-    with LiveService(_environment(url, folder / "writer", "all")) as writer:
+    with LiveService(_environment(url, folder / "writer", "all"), start_seconds=START) as writer:
         owner = _owner(writer, admin)
         title, abstract = TOPICS[2]
         created = httpx.post(f"{writer.url}/achievements", json=achievement(title=title, abstract=abstract, status="published"),
@@ -228,7 +231,7 @@ def test_a_process_on_an_empty_data_directory_matches_without_encoding(shared_po
         writer.wait_indexed()
     empty = folder / "empty"
     shutil.rmtree(empty, ignore_errors=True)
-    with LiveService(_environment(url, empty, "serve")) as fresh:
+    with LiveService(_environment(url, empty, "serve"), start_seconds=START) as fresh:
         health = httpx.get(f"{fresh.url}/health")
         assert health.status_code == 200 and health.json()["ready"], health.text
         assert _matched(fresh, owner, title)[0] == created["id"]
