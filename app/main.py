@@ -46,9 +46,10 @@ Authenticate with `Authorization: Bearer <key>`; keys come from `techmatch creat
 """
 
 
-# Connections the background workers may hold at once: the index keeper, the webhook outbox,
-# the milestone reminders and the import runner (one each).
-BACKGROUND_CONNECTIONS = 4
+# Connections the background workers may hold at once: the index keeper (two: its worker and
+# the thread that reads the keywords after a fresh start), the webhook outbox, the milestone
+# reminders and the import runner (one each).
+BACKGROUND_CONNECTIONS = 5
 
 
 class DatabaseNotReady(RuntimeError):
