@@ -52,3 +52,8 @@ def last_logged(session: Session) -> int | None:
     """The highest change-log position the session's committed transaction wrote, or None."""
     changes = session.info.get(INDEX_CHANGES)
     return max(change.seq for change in changes) if changes else None
+
+
+def logged_records(session: Session) -> set[tuple[str, int]]:
+    """The (side, record id) pairs the session's committed transaction logged: the records a writing request may encode itself."""
+    return {(change.side, change.record_id) for change in session.info.get(INDEX_CHANGES, [])}

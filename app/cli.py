@@ -139,9 +139,13 @@ def cmd_reindex(args, settings: Settings) -> None:
     from app.matching.keeper import IndexKeeper
 
     factory = _ready_session_factory(settings)
-    settings.encoder_threads = os.cpu_count() or 1  # nothing else runs: use every core
+    settings.encoder_threads = os.cpu_count() or 1  # encoding is this command's whole work: use every core
     keeper = IndexKeeper.open(settings, factory, fresh=True)
-    total = keeper.rebuild(show_progress=True)
+    published, encoded = keeper.reindex(force=args.force, show_progress=True)
+    total = keeper.load_stored()  # every process's view: the stored rows, without the tombstones of re-encoded records
+    keeper.catch_up()
+    keeper.save()
+    print(f"encoded {encoded} of {published} published records with {keeper.engine.encoder.name}", file=sys.stderr)
     print(f"indexed {total} published records into {settings.index_dir}", file=sys.stderr)
 
 
@@ -245,7 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     admin = commands.add_parser("create-admin", help="issue an admin key (creating the admin organization); prints the key")
     admin.add_argument("--org-name", default="科技厅")
     admin.set_defaults(run=cmd_create_admin)
-    reindex = commands.add_parser("reindex", help="rebuild the matching index from the database (stop the service first)")
+    reindex = commands.add_parser(
+        "reindex",
+        help="encode the published records whose stored vector is missing or stale (for TECHMATCH_ENCODER), then rebuild "
+             "the data directory's index from the stored vectors; running services keep serving meanwhile",
+    )
+    reindex.add_argument("--force", action="store_true", help="encode every published record again")
     reindex.set_defaults(run=cmd_reindex)
 
     imp = commands.add_parser("import", help="import demands or achievements from an .xlsx or .csv, with a progress bar")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts import service as accounts
 from app.auth import Principal
-from app.changelog import last_logged
+from app.changelog import last_logged, logged_records
 from app.database import session_scope
 from app.errors import Unauthorized
 from app.matching.keeper import INLINE_CATCH_UP, INLINE_WAIT_SECONDS
@@ -37,7 +37,8 @@ def get_session(request: Request) -> Iterator[Session]:
     `app.database`). When the transaction logged index changes, the matching index applies
     them right after the commit (the request's connection is back in the pool by then), so a
     record is matchable (or gone from matches) when the request returns; it applies the log up
-    to its own last change and no further, leaving later writers' changes to them.
+    to its own last change and no further, leaving later writers' changes to them. It encodes its
+    own records whatever the process's role (other records it meets are the encoding process's).
     """
     read_only = request.method in READ_METHODS or getattr(request.state, "read_only", False)
     with session_scope(request.app.state.session_factory, read_only=read_only) as session:
@@ -45,7 +46,9 @@ def get_session(request: Request) -> Iterator[Session]:
     own = last_logged(session)
     if own is not None:
         try:
-            request.app.state.index_keeper.catch_up(limit=INLINE_CATCH_UP, wait=INLINE_WAIT_SECONDS, until=own)
+            request.app.state.index_keeper.catch_up(
+                limit=INLINE_CATCH_UP, wait=INLINE_WAIT_SECONDS, until=own, own=logged_records(session)
+            )
         except Exception:  # the change is committed; the background worker will retry
             log.exception("inline index update failed; left to the background worker")
 

@@ -21,6 +21,11 @@ class Health(BaseModel):
             "examples": [
                 {
                     "status": "ok",
+                    "ready": True,
+                    "behind": 2,
+                    "applied_seq": 48213,
+                    "encoded_here": 0,
+                    "role": "serve",
                     "database": "postgresql",
                     "encoder": {"name": "m3e-small", "dim": 512},
                     "index": {"demands": {"indexed": 1284, "pending": 0}, "achievements": {"indexed": 3517, "pending": 2}},
@@ -30,6 +35,11 @@ class Health(BaseModel):
     )
 
     status: Literal["ok"]
+    ready: bool = Field(description="false (and status code 503) while the index is READY_BEHIND changes or more behind")
+    behind: int = Field(description="committed changes not yet applied to this process's index")
+    applied_seq: int = Field(description="the change-log position this process's index has applied")
+    encoded_here: int = Field(description="documents encoded by this process since it started (0 on a replica that loads stored vectors)")
+    role: Literal["all", "serve", "worker"] = Field(description="what this process does (TECHMATCH_ROLE)")
     database: str = Field(description="postgresql or sqlite")
     encoder: EncoderInfo
     index: dict[str, IndexState] = Field(description="per side: demands, achievements")

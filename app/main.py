@@ -4,7 +4,7 @@ import asyncio
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
 
 from app.accounts.views import router as accounts_router
 from app.achievements.views import router as achievements_router
@@ -25,7 +25,7 @@ from app.health import Health
 from app.imports.service import ImportRunner
 from app.imports.views import router as imports_router
 from app.interests.views import router as interests_router
-from app.matching.keeper import IndexKeeper
+from app.matching.keeper import READY_BEHIND, IndexKeeper
 from app.matching.views import router as matching_router
 from app.migrations import pending_message
 from app.notifications.views import router as notifications_router
@@ -112,14 +112,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(router)
 
     @api.get(
-        "/health", response_model=Health, tags=["health"],
-        summary="Liveness, the database, and how far the matching index has caught up",
+        "/health",
+        response_model=Health,
+        tags=["health"],
+        summary="Liveness, the database, and whether the matching index is ready (for a load balancer)",
+        responses={503: {"description": "Alive but not ready: the matching index is `behind` by READY_BEHIND changes or more "
+                                        "(starting up, or encoding a bulk import). Same body as 200."}},
     )
-    def health(request: Request) -> dict:
+    def health(request: Request, response: Response) -> dict:
+        """`ready` is true while fewer than READY_BEHIND committed changes are pending (`behind`);
+        `applied_seq` is the change-log position the index has applied, `encoded_here` how many
+        documents this process has encoded since it started (a replica that only follows the
+        stored vectors stays at 0)."""
         keeper: IndexKeeper = request.app.state.index_keeper
         pending = keeper.pending()
+        behind = sum(pending.values())
+        ready = behind < READY_BEHIND
+        if not ready:
+            response.status_code = 503
         return {
             "status": "ok",
+            "ready": ready,
+            "behind": behind,
+            "applied_seq": keeper.applied_seq,
+            "encoded_here": keeper.encoded,
+            "role": settings.role,
             "database": engine.dialect.name,
             "encoder": {"name": keeper.engine.encoder.name, "dim": keeper.engine.encoder.dim},
             "index": {side: {"indexed": keeper.engine.count(side), "pending": pending[side]} for side in pending},

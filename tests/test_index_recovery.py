@@ -18,14 +18,17 @@ import pytest
 from conftest import issue_admin_key, new_database
 from live_service import BIN, LiveService
 from payloads import achievement
+from sqlalchemy import func, select
 
 from app import migrations
 from app.achievements.models import Achievement
 from app.achievements.schemas import AchievementCreate
 from app.auth import Principal
+from app.changelog import IndexChange
 from app.config import Settings
 from app.database import make_engine, make_session_factory, session_scope
 from app.listings import service as listings
+from app.matching.engine import MatchEngine
 from app.matching.keeper import IndexKeeper
 from app.matching.vector_index import IndexMismatchError
 from app.organizations import service as organizations
@@ -93,22 +96,28 @@ def test_kill_between_commit_and_save_then_recover(environment):
         third.stop()
 
 
-def test_index_from_another_encoder_is_refused(environment, tmp_path):
+def test_index_from_another_encoder_is_rebuilt_from_stored_vectors(environment, tmp_path):
+    """A saved index of another encoder is never queried: the start builds from this encoder's stored rows."""
     settings = Settings(database_url=environment["TECHMATCH_DATABASE_URL"], data_dir=Path(environment["TECHMATCH_DATA_DIR"]))
     factory = make_session_factory(make_engine(settings.resolved_database_url))
-    IndexKeeper.open(settings, factory).save()
+    _publish_backlog(settings.resolved_database_url, records=2)
+    keeper = IndexKeeper.open(settings, factory)
+    keeper.catch_up()
+    keeper.save()
     meta_file = next(settings.index_dir.rglob("meta.json"))
     meta = json.loads(meta_file.read_text())
     meta_file.write_text(json.dumps({**meta, "encoder": "bge-small-zh-v1.5", "dim": 384}))
     with pytest.raises(IndexMismatchError, match=r"bge-small-zh-v1.5.*384.*techmatch reindex"):
-        IndexKeeper.open(settings, factory)
-    refused = subprocess.run([BIN / "techmatch", "serve"], env=environment, capture_output=True, text=True, timeout=120)
-    assert refused.returncode != 0 and "techmatch reindex" in refused.stderr
+        MatchEngine.load(settings.index_dir, keeper.engine.encoder)
+    reopened = IndexKeeper.open(settings, factory)
+    assert reopened.engine.count("achievements") == 2 and reopened.encoded == 0
 
     rebuilt = subprocess.run([BIN / "techmatch", "reindex"], env=environment, capture_output=True, text=True, timeout=300)
     assert rebuilt.returncode == 0, rebuilt.stderr
-    assert "indexed 0 published records" in rebuilt.stderr
-    IndexKeeper.open(settings, factory)
+    assert "encoded 0 of 2 published records" in rebuilt.stderr and "indexed 2 published records" in rebuilt.stderr
+    forced = subprocess.run([BIN / "techmatch", "reindex", "--force"], env=environment, capture_output=True, text=True, timeout=300)
+    assert "encoded 2 of 2 published records" in forced.stderr, forced.stderr
+    assert IndexKeeper.open(settings, factory).applied_seq == _saved_seq(settings.index_dir)
 
 
 def _saved_seq(index_dir: Path) -> int:
@@ -139,10 +148,21 @@ def _publish_backlog(url: str, records: int, published_every: int = 1) -> int:
     return changes
 
 
+def _last_seq(url: str) -> int:
+    """The change log's last position (encoding processes append to it as they store vectors)."""
+    engine = make_engine(url)
+    try:
+        with session_scope(make_session_factory(engine), read_only=True) as session:
+            return session.scalar(select(func.max(IndexChange.seq))) or 0
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.slow
 def test_long_catch_up_saves_part_way_survives_leftovers_and_stops_on_sigterm(environment):
     index_dir = Path(environment["TECHMATCH_DATA_DIR"]) / "index"
-    total = _publish_backlog(environment["TECHMATCH_DATABASE_URL"], records=3000, published_every=6)  # 3,500 changes, 500 to encode
+    url = environment["TECHMATCH_DATABASE_URL"]
+    total = _publish_backlog(url, records=3000, published_every=6)  # 3,500 changes, 500 to encode
     environment = {**environment, "TECHMATCH_INDEX_SAVE_EVERY": "256"}
 
     first = Service(environment)
@@ -163,14 +183,15 @@ def test_long_catch_up_saves_part_way_survives_leftovers_and_stops_on_sigterm(en
     second = Service(environment)
     assert f"index at change {resume} " in second.log()
     deadline = time.monotonic() + 120
-    while (pending := second.pending()) > total - resume - 128:  # at least one batch applied
+    while (applied := httpx.get(f"{second.url}/health", timeout=30).json()["applied_seq"]) < resume + 128:  # a batch applied
         assert time.monotonic() < deadline, second.log()
         time.sleep(0.1)
+    pending = second.pending()
     seconds = second.stop()
     print(f"SIGTERM with {pending} changes pending: exited in {seconds:.1f}s; resumed at {resume} of {total}")
     assert seconds < 10, second.log()
     saved = _saved_seq(index_dir)
-    assert total - pending <= saved < total  # what it applied was saved; the backlog was left
+    assert applied <= saved < _last_seq(url)  # what it applied was saved; the backlog was left
     assert not index_dir.with_name("index.old").exists() and not index_dir.with_name("index.new").exists()
 
     third = Service(environment)
@@ -184,7 +205,7 @@ def test_long_catch_up_saves_part_way_survives_leftovers_and_stops_on_sigterm(en
         assert health["index"]["achievements"]["indexed"] == 500
     finally:
         third.stop()
-    assert _saved_seq(index_dir) == total
+    assert _saved_seq(index_dir) == _last_seq(url)
 
 
 @pytest.fixture
@@ -224,9 +245,10 @@ def test_restart_after_a_save_was_interrupted(staged_indexes, leftovers, kept):
         shutil.copytree(saved[source], settings.index_dir.with_name(name))
 
     keeper = IndexKeeper.open(settings, factory)
-    assert keeper.applied_seq == (_saved_seq(saved[kept]) if kept else 0)
+    # Without a complete index the start builds from the stored vectors, at the log's last position.
+    assert keeper.applied_seq == (_saved_seq(saved[kept]) if kept else _last_seq(settings.resolved_database_url))
     assert sorted(path.name for path in settings.data_dir.iterdir() if path.is_dir()) == (["index"] if kept else [])
     keeper.catch_up()
     keeper.save()
     assert sorted(path.name for path in settings.data_dir.iterdir() if path.is_dir()) == ["index"]
-    assert _saved_seq(settings.index_dir) == 6 and keeper.engine.count("achievements") == 3
+    assert _saved_seq(settings.index_dir) == _last_seq(settings.resolved_database_url) and keeper.engine.count("achievements") == 3

@@ -49,7 +49,7 @@ from .encoder import Encoder
 from .fusion import FUSIONS
 from .lexical import BM25Index, Tokenizer, matched_terms
 from .text import document_text, normalize
-from .vector_index import FaissVectorIndex
+from .vector_index import VectorIndex, load_vector_index, new_vector_index
 
 
 class Record(NamedTuple):
@@ -69,7 +69,7 @@ class Match(NamedTuple):
 
 
 class _Side:
-    def __init__(self, vectors: FaissVectorIndex, bm25: BM25Index):
+    def __init__(self, vectors: VectorIndex, bm25: BM25Index):
         self.vectors = vectors
         self.bm25 = bm25
 
@@ -102,7 +102,7 @@ class MatchEngine:
         self._sides = {side: self._new_side() for side in SIDES}
 
     def _new_side(self) -> _Side:
-        return _Side(FaissVectorIndex(self.encoder.name, self.encoder.dim, kind=self._index_kind), BM25Index())
+        return _Side(new_vector_index(self._index_kind, self.encoder.name, self.encoder.dim), BM25Index())
 
     def _side(self, side: str) -> _Side:
         if side not in self._sides:
@@ -131,12 +131,39 @@ class MatchEngine:
 
     def add_encoded(self, side: str, ids: Sequence[int], vectors: np.ndarray, texts: Sequence[str]) -> None:
         """Index records whose vectors are already computed (bulk loads, benchmarks)."""
-        tokens = [self.tokenizer.tokenize(text) for text in texts]
+        self.add_tokenized(side, ids, vectors, [self.tokenizer.tokenize(text) for text in texts])
+
+    def add_tokenized(self, side: str, ids: Sequence[int], vectors: np.ndarray, tokens: Sequence[Sequence[str]]) -> None:
+        """Index records whose vectors and BM25 tokens are already computed (stored vectors)."""
+        if not len(ids):
+            return
         with self._lock:
             target = self._side(side)
             target.vectors.add(np.asarray(ids, dtype=np.int64), vectors)
             for id_, toks in zip(ids, tokens, strict=True):
                 target.bm25.add(int(id_), toks)
+
+    def load_side(self, side: str, ids: np.ndarray, vectors: np.ndarray, tokens: Sequence[str]) -> None:
+        """Replace a side with these records at once (a fresh start from stored vectors and tokens).
+
+        Both indexes take their bulk path (flat vectors, BM25 from token strings); the HNSW graph
+        of a large side is left to `optimize`.
+        """
+        fresh = self._new_side()
+        fresh.vectors.build(ids, vectors)
+        fresh.bm25 = BM25Index.from_tokens(ids, tokens)
+        with self._lock:
+            self._side(side)
+            self._sides[side] = fresh  # type: ignore[index]  # _side() checked the name
+
+    def optimize(self) -> bool:
+        """Build the slow structures `load_side` deferred (HNSW graphs), searches going on meanwhile."""
+        return any([side.vectors.optimize(self._lock) for side in list(self._sides.values())])
+
+    def vector(self, side: str, id: int) -> np.ndarray | None:
+        """The indexed vector of a record, or None."""
+        with self._lock:
+            return self._side(side).vectors.vector(id)
 
     def remove(self, side: str, id: int) -> None:
         with self._lock:
@@ -317,7 +344,6 @@ class MatchEngine:
         if terms_file.is_file():
             engine.tokenizer.add_terms(json.loads(terms_file.read_text(encoding="utf-8")))
         for name in SIDES:
-            vectors = FaissVectorIndex.load(directory / name / "dense", encoder.name, encoder.dim,
-                                            kind=engine._index_kind)
+            vectors = load_vector_index(directory / name / "dense", engine._index_kind, encoder.name, encoder.dim)
             engine._sides[name] = _Side(vectors, BM25Index.load(directory / name / "lexical"))
         return engine

@@ -1,37 +1,51 @@
 """Keeps the in-memory MatchEngine in step with the database, through the change log.
 
-The database is the source of truth. The keeper remembers the last change-log entry it applied
-(`applied_seq`), saves it with the index files, and catches up by re-reading the *current*
-state of every record named after it: published records are (re-)indexed, anything else
-(draft, closed, withdrawn, deleted) is removed. Replaying an entry twice is therefore
-harmless, which is what makes crash recovery and several worker processes simple.
+The database is the source of truth, vectors included: `record_vectors` (store.py) holds each
+published record's vector and BM25 tokens, computed once per text and encoder. The keeper
+remembers the last change-log entry it applied (`applied_seq`), saves it with the local index
+files, and catches up by re-reading the *current* state of every record named after it:
+- not published (draft, closed, withdrawn, deleted): removed;
+- published, with a stored vector of this encoder for its current text (same hash): indexed
+  from the stored vector and tokens, never encoded again;
+- published without one: encoded, stored, and logged again (so every other process learns
+  the vector exists) if this keeper may encode: role `all` or `worker`, or the writing request
+  for its own records. Otherwise it is left as it is (its old version, or not yet indexed)
+  until the encoding process's log entry arrives.
+Replaying an entry twice is harmless, which makes crash recovery and many processes simple.
 
-Who calls `catch_up`: the request that wrote a change, right after its commit (a few changes,
-tens of milliseconds, so a new record is matchable when its creation returns), and a
-background thread that drains large backlogs (bulk imports) and saves the index files. A
-match request only calls `refresh`: with its own session, when no one else is applying, it
-applies the next few changes (other processes' writes); it never waits and never encodes more
-than `MATCH_CATCH_UP` records.
+Who calls `catch_up`: the request that wrote a change, right after its commit (encoding only
+its own records, so a new record is matchable when its creation returns), and a background
+thread that drains backlogs and saves the index files. A match request only calls `refresh`:
+with its own session, when no one else is applying, it applies the next few changes from stored
+vectors; it never waits and never encodes.
+
+A process whose data directory holds no index of its encoder builds it from the stored rows
+(`load_stored`): a few seconds for 100,000 records, with no encoding.
 """
 
 import logging
 import shutil
 import threading
 import time
+from collections.abc import Collection, Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import func, select
+import numpy as np
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.background import PeriodicWorker
 from app.catalog.codes import FIELDS
-from app.changelog import IndexChange
+from app.changelog import IndexChange, last_logged, log_change
 from app.config import Settings
 from app.database import session_scope
 from app.listings.models import ListingColumns
+from app.matching import store
 from app.matching.encoder import Encoder, load_encoder
 from app.matching.engine import MatchEngine
+from app.matching.text import document_text
+from app.matching.vector_index import IndexMismatchError
 from app.sides import SIDES, listing_model
 
 log = logging.getLogger("techmatch.index")
@@ -45,6 +59,13 @@ INLINE_CATCH_UP = 200
 INLINE_WAIT_SECONDS = 2.0
 # How many pending changes a match request applies, at most, before it searches.
 MATCH_CATCH_UP = 8
+# Records read, encoded and stored per transaction by `techmatch reindex`.
+REINDEX_BATCH = 256
+# GET /health answers `ready` (200) while fewer changes than this are pending, 503 otherwise. A
+# process applying stored vectors goes through a thousand changes in about a second, so one
+# further behind is starting up, or is the one encoding a bulk import: its matches would miss
+# records that other processes already match.
+READY_BEHIND = 1000
 
 
 @lru_cache(maxsize=4)
@@ -87,40 +108,112 @@ def recover_interrupted_save(directory: Path) -> None:
 
 
 class IndexKeeper:
-    def __init__(self, engine: MatchEngine, session_factory: sessionmaker[Session], directory: Path, save_every: int):
+    def __init__(self, engine: MatchEngine, session_factory: sessionmaker[Session], directory: Path, save_every: int,
+                 may_encode: bool = True):
         self.engine = engine
         self.session_factory = session_factory
         self.directory = directory
         self.save_every = save_every
+        # Whether changes applied from the log may be encoded here (role all/worker). A writing
+        # request encodes its own records either way; `refresh` never encodes.
+        self.may_encode = may_encode
         self.applied_seq = engine.applied_seq
         self.unsaved = 0  # changes applied since the last save
+        self.encoded = 0  # documents this keeper encoded since it was opened (GET /health's encoded_here)
+        # Published records a pass could not encode (a match request's refresh in an encoding
+        # process): the index worker encodes them (`encode_backlog`).
+        self.backlog: set[tuple[str, int]] = set()
+        self.keywords_pending = False  # see load_stored
         self._lock = threading.RLock()
         engine.add_terms(domain_terms())
 
     @classmethod
     def open(cls, settings: Settings, session_factory: sessionmaker[Session], *, fresh: bool = False) -> "IndexKeeper":
-        """The saved index under the data directory (or an empty one), ready to catch up.
+        """The saved index under the data directory, or one built from the stored vectors.
 
-        Raises IndexMismatchError when the saved index was built by another encoder.
+        The saved index is used when it was built by the current encoder and is not ahead of the
+        database; otherwise (none, another encoder, a restored older database, or `fresh`) the
+        index is built from the stored rows of the current encoder, without encoding anything.
         """
         encoder = cached_encoder(
             Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix, settings.encoder_threads
         )
         directory = settings.index_dir
         recover_interrupted_save(directory)
-        engine = MatchEngine(encoder, index_kind=settings.index_kind)
-        if not fresh and (directory / "terms.json").is_file():
+        saved = None if fresh else cls._saved_engine(settings, session_factory, encoder)
+        engine = saved or MatchEngine(encoder, index_kind=settings.index_kind)
+        keeper = cls(engine, session_factory, directory, settings.index_save_every, may_encode=settings.role != "serve")
+        if saved is None:
+            keeper.load_stored()
+        return keeper
+
+    @staticmethod
+    def _saved_engine(settings: Settings, session_factory: sessionmaker[Session], encoder: Encoder) -> MatchEngine | None:
+        directory = settings.index_dir
+        if not (directory / "terms.json").is_file():
+            return None
+        try:
             saved = MatchEngine.load(directory, encoder, index_kind=settings.index_kind)
-            with session_scope(session_factory, read_only=True) as session:
-                last = session.scalar(select(func.max(IndexChange.seq))) or 0
-            if saved.applied_seq <= last:
-                engine = saved
-            else:  # the database is older than the index (restored backup): trust the database
-                log.warning("index is at change %d but the database ends at %d: rebuilding", saved.applied_seq, last)
-        return cls(engine, session_factory, directory, settings.index_save_every)
+        except IndexMismatchError as error:
+            log.warning("%s: building the index from the stored vectors of %s instead", error, encoder.name)
+            return None
+        with session_scope(session_factory, read_only=True) as session:
+            last = session.scalar(select(func.max(IndexChange.seq))) or 0
+        if saved.applied_seq > last:  # the database is older than the index (restored backup): trust the database
+            log.warning("index is at change %d but the database ends at %d: rebuilding from stored vectors", saved.applied_seq, last)
+            return None
+        return saved
+
+    def load_stored(self) -> int:
+        """Replace the whole index with the stored vectors and tokens of this encoder; returns the count.
+
+        The change-log position is read first: changes committed while the rows are read are
+        replayed afterwards, and replaying one already seen is harmless. A record whose stored
+        vector is of an older text of it is loaded as it is, like any record whose encoding is
+        pending: the encoding process's log entry updates it.
+
+        The records' keywords, which the tokeniser keeps whole in queries, are not read here:
+        normalising and adding them took half the time of a start at 30,000 records. The stored
+        tokens already hold them whole; `learn_keywords` adds them to the query tokeniser in the
+        background.
+
+        When no vector of this encoder is stored at all (a database that was never encoded),
+        there is nothing to load and the whole log is replayed instead, encoding as it goes in
+        a process that may encode (and saving part-way, as any long catch-up).
+        """
+        started = time.perf_counter()
+        encoder = self.engine.encoder
+        total = 0
+        with self._lock, session_scope(self.session_factory, read_only=True) as session:
+            position = session.scalar(select(func.max(IndexChange.seq))) or 0
+            if not store.count(session, encoder=encoder.name):
+                log.info("no stored vector of %s: replaying the whole change log", encoder.name)
+                self.applied_seq = 0
+                return 0
+            for side in MODELS:
+                bulk = store.load_all(session, side=side, encoder=encoder.name, dim=encoder.dim)
+                self.engine.load_side(side, bulk.ids, bulk.vectors, bulk.tokens)
+                total += len(bulk.ids)
+            self.applied_seq = position
+            self.unsaved = max(self.unsaved, 1)  # the local files no longer match: the next worker pass saves
+            self.keywords_pending = True
+        log.info("index built from %d stored vectors (%s) in %.1fs, at change %d", total, encoder.name,
+                 time.perf_counter() - started, position)
+        return total
+
+    def learn_keywords(self) -> None:
+        """Teach the tokeniser every published record's keywords, after `load_stored` (see there)."""
+        if not self.keywords_pending:
+            return
+        with session_scope(self.session_factory, read_only=True) as session:
+            for model in MODELS.values():
+                keywords = session.scalars(select(model.keywords).where(model.status == INDEXED_STATUS))
+                self.engine.add_terms({keyword for record in keywords for keyword in record})
+        self.keywords_pending = False
 
     def catch_up(
-        self, limit: int | None = None, show_progress: bool = False, wait: float | None = None, until: int | None = None
+        self, limit: int | None = None, show_progress: bool = False, wait: float | None = None, until: int | None = None,
+        own: Collection[tuple[str, int]] = (),
     ) -> int:
         """Apply change-log entries after `applied_seq`, at most `limit`; returns how many.
 
@@ -128,9 +221,11 @@ class IndexKeeper:
         holds up searches. With `wait` (seconds), gives up when another thread keeps the lock
         that long: that thread is applying the same log in order, so nothing is lost. With
         `until`, stops once that position is applied (a writer waits for its own change, not for
-        the ones written after it).
+        the ones written after it). `own` names the (side, id) records the caller wrote: they are
+        encoded here even when this keeper may not encode the others.
         """
         applied = 0
+        own = frozenset(own)
         while limit is None or applied < limit:
             if not self._lock.acquire(timeout=-1 if wait is None else wait):
                 break
@@ -140,49 +235,166 @@ class IndexKeeper:
                     if self.applied_seq >= until:
                         break
                     size = min(size, until - self.applied_seq)  # no further than `until` (at most)
-                done = self._apply_batch(size, show_progress)
+                done, logged = self._apply_batch(size, show_progress, encode=self.may_encode, own=own)
             finally:
                 self._lock.release()
             if not done:
                 break
             applied += done
+            if until is not None:  # what this pass encoded was logged again: apply that too, so nothing is left pending
+                until = max(until, logged)
         return applied
 
     def refresh(self, session: Session) -> None:
         """A match request's cheap check: apply up to `MATCH_CATCH_UP` changes with the request's
-        own session (one connection per request), unless another thread is applying already."""
+        own session (one connection per request), from stored vectors only, unless another
+        thread is applying already."""
         if not self._lock.acquire(blocking=False):
             return
         try:
-            self._apply_batch(MATCH_CATCH_UP, False, session=session)
+            self._apply_batch(MATCH_CATCH_UP, False, session=session, encode=False)
         finally:
             self._lock.release()
 
-    def _apply_batch(self, size: int, show_progress: bool, session: Session | None = None) -> int:
+    def _apply_batch(self, size: int, show_progress: bool, *, encode: bool, own: frozenset[tuple[str, int]] = frozenset(),
+                     session: Session | None = None) -> tuple[int, int]:
+        """Apply the next `size` changes: read everything in one read transaction (the caller's
+        `session`, or a short one of its own), then encode what must be, outside it.
+
+        Returns how many changes were applied and the last change-log position the encodings
+        wrote (0 if none)."""
         if session is None:
             with session_scope(self.session_factory, read_only=True) as own_session:
-                return self._apply_batch(size, show_progress, session=own_session)
+                rows, plans = self._plan(own_session, size)
+        else:
+            rows, plans = self._plan(session, size)
+        logged = max([self._index(plan, encode, own, show_progress) for plan in plans], default=0)
+        if rows:
+            self.applied_seq = rows[-1].seq
+            self.unsaved += len(rows)
+        return len(rows), logged
+
+    def _plan(self, session: Session, size: int) -> tuple[Sequence[Row[int, str, int]], list["_Plan"]]:
         rows = session.execute(
             select(IndexChange.seq, IndexChange.side, IndexChange.record_id)
             .where(IndexChange.seq > self.applied_seq)
             .order_by(IndexChange.seq)
             .limit(size)
         ).all()
+        plans = []
         for side, model in MODELS.items():
-            self._apply(session, side, model, {row.record_id for row in rows if row.side == side}, show_progress)
-        if rows:
-            self.applied_seq = rows[-1].seq
-            self.unsaved += len(rows)
-        return len(rows)
+            ids = {row.record_id for row in rows if row.side == side}
+            if not ids:
+                continue
+            live = session.scalars(select(model).where(model.id.in_(ids), model.status == INDEXED_STATUS)).all()
+            texts = {record.id: document_text(*record.searchable_text()) for record in live}
+            stored = store.read(session, side=side, encoder=self.engine.encoder.name, ids=texts)
+            plan = _Plan(side, gone=ids - set(texts), keywords=[k for record in live for k in record.keywords])
+            for record_id, text in texts.items():
+                digest = store.text_hash(text)
+                found = stored.get(record_id)
+                if found is not None and found.text_hash == digest:
+                    plan.ready.append((record_id, found))
+                else:
+                    plan.unencoded.append((record_id, digest, text))
+            plans.append(plan)
+        return rows, plans
 
-    def _apply(self, session: Session, side: str, model: type[ListingColumns], ids: set[int], show_progress: bool) -> None:
-        if not ids:
-            return
-        live = session.scalars(select(model).where(model.id.in_(ids), model.status == INDEXED_STATUS)).all()
-        for gone in ids - {record.id for record in live}:
+    def _index(self, plan: "_Plan", encode: bool, own: frozenset[tuple[str, int]], show_progress: bool) -> int:
+        """Apply one side's plan; returns the last change-log position its encodings wrote (0 if none)."""
+        side = plan.side
+        for gone in plan.gone:
             self.engine.remove(side, gone)
-        self.engine.add_terms(keyword for record in live for keyword in record.keywords)
-        self.engine.upsert_many(side, [(record.id, *record.searchable_text()) for record in live], show_progress=show_progress)
+        self.engine.add_terms(plan.keywords)
+        # A stored vector already in the index (the log entry of a vector this process stored) is not added again.
+        fresh = [(i, found) for i, found in plan.ready if not _same(self.engine.vector(side, i), found.vector)]
+        self.engine.add_tokenized(side, [i for i, _ in fresh], _rows([f.vector for _, f in fresh], self.engine.encoder.dim),
+                                  [f.tokens for _, f in fresh])
+        wanted = [item for item in plan.unencoded if encode or (side, item[0]) in own]
+        if self.may_encode and len(wanted) < len(plan.unencoded):
+            self.backlog.update((side, item[0]) for item in plan.unencoded if item not in wanted)
+        return self._encode_and_store(side, wanted, show_progress) if wanted else 0
+
+    def _encode_and_store(self, side: str, items: Sequence[tuple[int, str, str]], show_progress: bool = False) -> int:
+        """Encode and tokenise (id, text hash, text) records, store them with a change-log entry
+        each (other processes index them from the store), and index them here; returns the last
+        change-log position written.
+
+        The index gets the vector as stored (float16 and back), so every process holds the same
+        vectors and the log entry's replay here finds it in place.
+        """
+        texts = [text for _, _, text in items]
+        vectors = self.engine.encoder.encode_documents(texts, show_progress=show_progress)
+        tokens = [self.engine.tokenizer.tokenize(text) for text in texts]
+        rows = [(record_id, digest, vector, toks) for (record_id, digest, _), vector, toks in zip(items, vectors, tokens, strict=True)]
+        with session_scope(self.session_factory) as session:
+            store.write(session, side=side, encoder=self.engine.encoder.name, rows=rows)
+            for record_id, _, _ in items:
+                log_change(session, side=side, record_id=record_id)
+        self.encoded += len(items)
+        logged = last_logged(session) or 0
+        as_stored = store.unit_rows(np.frombuffer(b"".join(store.encode_vector(v) for v in vectors), dtype=store.VECTOR_DTYPE)
+                                    .reshape(len(items), -1))
+        self.engine.add_tokenized(side, [record_id for record_id, _, _ in items], as_stored, tokens)
+        return logged
+
+    def encode_records(self, side: str, ids: Collection[int], force: bool = False) -> int:
+        """Encode the published records among `ids` whose stored vector is missing or of another
+        text (all of them with `force`), store and index them; returns how many were encoded."""
+        model = MODELS[side]
+        with session_scope(self.session_factory, read_only=True) as session:
+            live = session.scalars(select(model).where(model.id.in_(ids), model.status == INDEXED_STATUS)).all()
+            keywords = [k for record in live for k in record.keywords]
+            texts = {record.id: document_text(*record.searchable_text()) for record in live}
+            stored = store.hashes(session, side=side, encoder=self.engine.encoder.name, ids=texts)
+        items = [(i, store.text_hash(text), text) for i, text in texts.items()]
+        items = [item for item in items if force or stored.get(item[0]) != item[1]]
+        if items:
+            with self._lock:
+                self.engine.add_terms(keywords)
+                self._encode_and_store(side, items)
+        return len(items)
+
+    def encode_missing(self, limit: int = BATCH) -> int:
+        """Encode up to `limit` published records that have no stored vector of this encoder
+        (a database from before stored vectors, records a refresh passed over); returns how many."""
+        done = 0
+        for side in MODELS:
+            with session_scope(self.session_factory, read_only=True) as session:
+                ids = store.missing(session, side=side, encoder=self.engine.encoder.name, limit=limit - done)
+            done += self.encode_records(side, ids) if ids else 0
+            if done >= limit:
+                break
+        return done
+
+    def encode_backlog(self) -> int:
+        """Encode the records passes of this keeper could not encode (see `backlog`)."""
+        taken, self.backlog = self.backlog, set()
+        return sum(self.encode_records(side, [i for s, i in taken if s == side]) for side in MODELS if any(s == side for s, _ in taken))
+
+    def reindex(self, force: bool = False, show_progress: bool = True) -> tuple[int, int]:
+        """Encode every published record whose stored vector is missing or of another text (all
+        with `force`), in batches; returns (published, encoded). `techmatch reindex`."""
+        from tqdm import tqdm
+
+        published = encoded = 0
+        for side, model in MODELS.items():
+            with session_scope(self.session_factory, read_only=True) as session:
+                count = session.scalar(select(func.count()).select_from(model).where(model.status == INDEXED_STATUS)) or 0
+            last = 0
+            with tqdm(total=count, desc=f"encoding {side}", unit="rec", disable=not show_progress) as bar:
+                while True:
+                    with session_scope(self.session_factory, read_only=True) as session:
+                        ids = list(session.scalars(select(model.id).where(model.status == INDEXED_STATUS, model.id > last)
+                                                   .order_by(model.id).limit(REINDEX_BATCH)))
+                    if not ids:
+                        break
+                    encoded += self.encode_records(side, ids, force=force)
+                    published += len(ids)
+                    last = ids[-1]
+                    bar.update(len(ids))
+                    bar.set_postfix(encoded=encoded)
+        return published, encoded
 
     def pending(self, session: Session | None = None) -> dict[str, int]:
         """Per side, the committed changes not yet applied (read with `session` when given)."""
@@ -214,29 +426,23 @@ class IndexKeeper:
             self.unsaved = 0
         log.info("index saved at change %d", self.applied_seq)
 
-    def rebuild(self, show_progress: bool = True) -> int:
-        """Re-encode every published record from scratch (`techmatch reindex`); returns the count.
 
-        The change-log position is read first: changes committed while this runs are replayed
-        afterwards, and replaying one that was already seen is harmless.
-        """
-        from tqdm import tqdm
+class _Plan:
+    """What one batch of changes asks of one side: records to remove, stored vectors to index,
+    and records whose current text has no stored vector yet."""
 
-        with self._lock, session_scope(self.session_factory, read_only=True) as session:
-            self.applied_seq = session.scalar(select(func.max(IndexChange.seq))) or 0
-            total = 0
-            for side, model in MODELS.items():
-                published = select(model).where(model.status == INDEXED_STATUS).order_by(model.id)
-                count = session.execute(select(func.count()).select_from(published.subquery())).scalar_one()
-                with tqdm(total=count, desc=f"indexing {side}", unit="rec", disable=not show_progress) as bar:
-                    for batch in session.scalars(published.execution_options(yield_per=BATCH)).partitions():
-                        self.engine.add_terms(keyword for record in batch for keyword in record.keywords)
-                        self.engine.upsert_many(side, [(r.id, *r.searchable_text()) for r in batch])
-                        bar.update(len(batch))
-                total += count
-        self.catch_up()
-        self.save()
-        return total
+    def __init__(self, side: str, gone: set[int], keywords: list[str]):
+        self.side, self.gone, self.keywords = side, gone, keywords
+        self.ready: list[tuple[int, store.StoredVector]] = []
+        self.unencoded: list[tuple[int, str, str]] = []  # (id, text hash, text)
+
+
+def _same(indexed: np.ndarray | None, stored: np.ndarray) -> bool:
+    return indexed is not None and np.array_equal(indexed, stored)
+
+
+def _rows(vectors: list[np.ndarray], dim: int) -> np.ndarray:
+    return np.stack(vectors) if vectors else np.zeros((0, dim), dtype=np.float32)
 
 
 class IndexWorker(PeriodicWorker):
@@ -246,6 +452,12 @@ class IndexWorker(PeriodicWorker):
     bulk import) costs at most that much replay, and another when the log is drained. Asked
     to stop, it finishes the batch in hand, saves, and leaves the rest of the backlog to the
     next start: shutting down never waits for a backlog.
+
+    In a keeper that may encode (role all/worker) it also encodes, batch by batch, the
+    published records without a stored vector (once per start, until none is left: a database
+    from before stored vectors fills itself) and the keeper's `backlog`. An HNSW graph that a
+    fresh start deferred is built on a thread of its own (after the keywords a fresh start left
+    to `learn_keywords`), so the log is followed meanwhile.
     """
 
     name = "index-keeper"
@@ -253,12 +465,17 @@ class IndexWorker(PeriodicWorker):
     def __init__(self, keeper: IndexKeeper, interval: float):
         super().__init__(interval, log)
         self.keeper = keeper
+        self._filled = not keeper.may_encode
+        self._optimizer: threading.Thread | None = None
 
     def run_once(self) -> int:
         started = time.perf_counter()
+        self._optimize()
         applied = 0
         while True:
             done = self.keeper.catch_up(limit=BATCH)
+            if not done and self.keeper.may_encode:
+                done = self.keeper.encode_backlog() + self._fill()
             applied += done
             finished = not done or self.stopping
             if self.keeper.unsaved >= self.keeper.save_every or (finished and self.keeper.unsaved):
@@ -268,6 +485,27 @@ class IndexWorker(PeriodicWorker):
         if applied:
             log.info("applied %d changes in %.1fs", applied, time.perf_counter() - started)
         return applied
+
+    def _fill(self) -> int:
+        if self._filled:
+            return 0
+        encoded = self.keeper.encode_missing(BATCH)
+        self._filled = not encoded
+        return encoded
+
+    def _optimize(self) -> None:
+        if self._optimizer is None or not self._optimizer.is_alive():
+            self._optimizer = threading.Thread(target=self._build_graphs, name="index-graph", daemon=True)
+            self._optimizer.start()
+
+    def _build_graphs(self) -> None:
+        started = time.perf_counter()
+        try:
+            self.keeper.learn_keywords()
+            if self.keeper.engine.optimize():
+                log.info("HNSW graph built in %.1fs", time.perf_counter() - started)
+        except Exception:  # the flat index keeps serving; the next pass tries again
+            log.exception("building the HNSW graph failed")
 
     def stop(self) -> None:
         """Stop after the current batch and save what requests applied since the last save."""

@@ -132,6 +132,8 @@ class _Arrays(TypedDict):
     label_ids: np.ndarray
 
 
+# Records whose token strings BM25Index.from_tokens splits at once.
+_BULK_RECORDS = 10_000
 # The terms and term frequencies of a removed record: a tombstone holds no postings of its own.
 _NO_TERMS = np.zeros(0, np.int32)
 _NO_TFS = np.zeros(0, np.float32)
@@ -337,6 +339,37 @@ class BM25Index:
         self._post_docs = [array("i", labels[bounds[t]:bounds[t + 1]].tobytes()) for t in range(len(self._terms))]
         self._post_tfs = [array("f", tfs[bounds[t]:bounds[t + 1]].tobytes()) for t in range(len(self._terms))]
         self._df = np.diff(bounds).tolist()
+
+    @classmethod
+    def from_tokens(cls, ids: Sequence[int] | np.ndarray, tokens: Sequence[str]) -> "BM25Index":
+        """An index of many records at once, from their space-separated token strings (stored tokens).
+
+        A fresh start reads 100,000 records of about a hundred tokens each, so the work per
+        token is kept to C-level passes, a chunk of records at a time (the chunk's tokens are
+        the only Python strings alive at once): one split, one dict.fromkeys to find the new
+        terms (which also caches each token's hash), one map of the dict's lookup into a numpy
+        array. Term frequencies per record then come from one numpy sort of (record, term) keys.
+        """
+        numbering: dict[str, int] = {}
+        codes = []
+        for start in range(0, len(tokens), _BULK_RECORDS):
+            words = " ".join(tokens[start:start + _BULK_RECORDS]).split()
+            for term in dict.fromkeys(words):
+                numbering.setdefault(term, len(numbering))
+            codes.append(np.fromiter(map(numbering.__getitem__, words), dtype=np.int64, count=len(words)))
+        lengths = np.fromiter((text.count(" ") + 1 if text else 0 for text in tokens), dtype=np.int64, count=len(tokens))
+        width = max(len(numbering), 1)
+        records = np.repeat(np.arange(len(tokens), dtype=np.int64), lengths)
+        keys, counts = np.unique(records * width + np.concatenate([np.zeros(0, np.int64), *codes]), return_counts=True)
+        index = cls()
+        index._load_arrays(list(numbering), _Arrays(
+            doc_ptr=np.searchsorted(keys // width, np.arange(len(tokens) + 1)).astype(np.int64),
+            doc_terms=(keys % width).astype(np.int32),
+            doc_tfs=counts.astype(np.float32),
+            doc_len=lengths.astype(np.float32),
+            label_ids=np.asarray(ids, dtype=np.int64),
+        ))
+        return index
 
     def save(self, directory: str | Path) -> None:
         """Persist live records as flat arrays (npz) plus the vocabulary (json), each atomically.
