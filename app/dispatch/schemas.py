@@ -51,7 +51,26 @@ class SavedSearchCreate(BaseModel):
 
 
 class SavedSearchRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 7,
+                    "org_id": 3,
+                    "name": "电池低温技术",
+                    "target": "achievements",
+                    "text": "动力电池低温热管理 冬季续航",
+                    "filters": {"field": ["new_energy"]},
+                    "frequency": "daily",
+                    "min_band": "possible",
+                    "next_run_at": "2026-11-27T00:00:00Z",
+                    "last_run_at": "2026-11-26T00:00:02Z",
+                    "created_at": "2026-11-20T08:15:00Z",
+                }
+            ]
+        },
+    )
 
     id: Id
     org_id: Id

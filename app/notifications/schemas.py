@@ -19,6 +19,7 @@ class NotificationRead(BaseModel):
                     "message": "需求 12「玉米秸秆制备聚乳酸的低成本工艺」收到新的揭榜申请 56",
                     "entity_type": "proposal",
                     "entity_id": 56,
+                    "data": None,
                     "created_at": "2026-12-03T02:10:00Z",
                     "read_at": None,
                 }
