@@ -39,8 +39,12 @@ class Settings(BaseSettings):
     encoder: Path = REPO_ROOT / "models" / "m3e-small"
     encoder_query_prefix: str = ""
     encoder_document_prefix: str = ""
-    # Torch threads for encoding. One keeps a short query fast while requests use the other
-    # core; `techmatch reindex` uses every core for bulk encoding.
+    # How the encoder runs: `onnx-int8` (the int8 ONNX Runtime copy built by `make setup`, used when
+    # it exists and passed its quality gate, else torch with a log line) or `torch` (fp32). The two
+    # give different vector names: switching rebuilds the index (`techmatch reindex`).
+    encoder_backend: Literal["onnx-int8", "torch"] = "onnx-int8"
+    # Encoder threads. One keeps a short query fast while requests use the other core;
+    # `techmatch reindex` uses every core for bulk encoding.
     encoder_threads: int = 1
     index_kind: str = "auto"  # auto | flat | hnsw
     index_save_every: int = 1000  # changes applied between two saves of the index files

@@ -30,7 +30,7 @@ from app.changelog import IndexChange
 from app.config import Settings
 from app.database import session_scope
 from app.listings.models import ListingColumns
-from app.matching.encoder import Encoder, load_encoder
+from app.matching.encoder import Backend, Encoder, load_encoder
 from app.matching.engine import MatchEngine
 from app.sides import SIDES, listing_model
 
@@ -48,9 +48,9 @@ MATCH_CATCH_UP = 8
 
 
 @lru_cache(maxsize=4)
-def cached_encoder(path: Path, query_prefix: str, document_prefix: str, threads: int) -> Encoder:
+def cached_encoder(path: Path, query_prefix: str, document_prefix: str, threads: int, backend: Backend = "onnx-int8") -> Encoder:
     """Load each encoder once per process (tests and the CLI open several keepers)."""
-    return load_encoder(path, query_prefix=query_prefix, document_prefix=document_prefix, threads=threads)
+    return load_encoder(path, query_prefix=query_prefix, document_prefix=document_prefix, threads=threads, backend=backend)
 
 
 def domain_terms() -> list[str]:
@@ -104,7 +104,8 @@ class IndexKeeper:
         Raises IndexMismatchError when the saved index was built by another encoder.
         """
         encoder = cached_encoder(
-            Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix, settings.encoder_threads
+            Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix, settings.encoder_threads,
+            settings.encoder_backend,
         )
         directory = settings.index_dir
         recover_interrupted_save(directory)
