@@ -6,8 +6,8 @@ indexes. Vectors are float32 and L2-normalised, so inner product = cosine.
 
 `torch` runs the sentence-transformers model as published (fp32). `onnx-int8`
 runs the copy that `models/build_onnx.py` exports, fuses and quantises into
-`<encoder>/onnx-int8/` at setup: 2-4x the documents per second for a mean cosine
-above 0.99 to the fp32 vectors (the build measures it and refuses to make the
+`<encoder>/onnx-int8/` at setup: faster (scripts/bench_encoder.py), at a mean
+cosine of 0.997 to the fp32 vectors (the build measures it and does not make the
 copy the default below 0.98). The two give slightly different vectors, so their
 names differ and an index built by one is refused by the other.
 """
