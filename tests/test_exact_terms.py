@@ -28,7 +28,7 @@ def holders(term: str) -> set[int]:
 def engine() -> MatchEngine:
     settings = Settings()
     encoder = cached_encoder(Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix,
-                             settings.encoder_threads)
+                             settings.encoder_threads, settings.encoder_backend)
     engine = MatchEngine(encoder)
     engine.add_terms(keyword for record in CORPUS for keyword in record["keywords"])
     engine.upsert_many("achievements", [(IDS[r["key"]], r["title"], r["keywords"], r["abstract"]) for r in CORPUS])

@@ -1,16 +1,26 @@
-"""Sentence encoders: a small interface and a local sentence-transformers implementation.
+"""Sentence encoders: a small interface and two local implementations of it.
 
 The rest of the engine only needs `name`, `dim` and two encode methods, so a
 different model (or a test double) can be swapped in without touching the
 indexes. Vectors are float32 and L2-normalised, so inner product = cosine.
+
+`torch` runs the sentence-transformers model as published (fp32). `onnx-int8`
+runs the copy that `models/build_onnx.py` exports, fuses and quantises into
+`<encoder>/onnx-int8/` at setup: faster (scripts/bench_encoder.py), at a mean
+cosine of 0.997 to the fp32 vectors (the build measures it and does not make the
+copy the default below 0.98). The two give slightly different vectors, so their
+names differ and an index built by one is refused by the other.
 """
 
+import hashlib
+import json
+import logging
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -28,8 +38,24 @@ and republished, and by every engine a process opens on the same encoder (CLI co
 tests); a remembered text costs nothing the second time."""
 
 
+ONNX_FOLDER = "onnx-int8"
+"""Where models/build_onnx.py puts the int8 copy, inside the sentence-transformers directory
+(re-fetching the model replaces the directory, and with it a copy built from older weights)."""
+
+ONNX_BUILD_FILE = "build.json"
+"""Written by the build next to the model: its sha256 and the quality gate's result."""
+
+Backend = Literal["onnx-int8", "torch"]
+
+log = logging.getLogger("techmatch.encoder")
+
+
 class EncoderNotFoundError(RuntimeError):
     """The model directory is missing or is not a sentence-transformers model."""
+
+
+class EncoderIntegrityError(RuntimeError):
+    """The built int8 model does not match the checksum its build recorded."""
 
 
 class Encoder(Protocol):
@@ -43,14 +69,14 @@ class Encoder(Protocol):
         """Encode search texts; returns (n, dim) float32 unit rows."""
 
 
-class SentenceTransformerEncoder:
-    """Wraps a SentenceTransformer loaded from a local directory, on CPU."""
+class _RememberingEncoder:
+    """What both implementations share: prefixes, and remembering the last documents encoded."""
 
-    def __init__(self, model: Any, name: str, query_prefix: str, document_prefix: str, batch_size: int = 32):
-        self._model = model
-        self.name = name
-        self.dim = int(model.get_embedding_dimension())
-        self.max_seq_length = int(model.max_seq_length)
+    name: str
+    dim: int
+    max_seq_length: int
+
+    def __init__(self, query_prefix: str, document_prefix: str, batch_size: int):
         self._query_prefix = query_prefix
         self._document_prefix = document_prefix
         self._batch_size = batch_size
@@ -58,16 +84,7 @@ class SentenceTransformerEncoder:
         self._remembered_lock = threading.Lock()
 
     def _encode(self, texts: Sequence[str], prefix: str, show_progress: bool) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(
-            [prefix + text for text in texts],
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=show_progress,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        raise NotImplementedError
 
     def encode_documents(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """Encode record texts, reusing the last REMEMBERED_DOCUMENTS texts' vectors."""
@@ -89,23 +106,137 @@ class SentenceTransformerEncoder:
         return self._encode(texts, self._query_prefix, False)
 
 
+class SentenceTransformerEncoder(_RememberingEncoder):
+    """Wraps a SentenceTransformer loaded from a local directory, on CPU (torch, fp32)."""
+
+    def __init__(self, model: Any, name: str, query_prefix: str, document_prefix: str, batch_size: int = 32):
+        super().__init__(query_prefix, document_prefix, batch_size)
+        self._model = model
+        self.name = name
+        self.dim = int(model.get_embedding_dimension())
+        self.max_seq_length = int(model.max_seq_length)
+
+    def _encode(self, texts: Sequence[str], prefix: str, show_progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            [prefix + text for text in texts],
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def onnx_build(directory: Path) -> dict[str, Any] | None:
+    """The int8 copy's build record (checksum and quality gate), or None when it was never built."""
+    record = directory / ONNX_FOLDER / ONNX_BUILD_FILE
+    if not record.is_file():
+        return None
+    build: dict[str, Any] = json.loads(record.read_text(encoding="utf-8"))
+    return build
+
+
+class OnnxEncoder(_RememberingEncoder):
+    """The int8 ONNX Runtime copy of a mean-pooled BERT encoder, built by models/build_onnx.py.
+
+    Tokenises with the model's own fast tokenizer (tokenizer.json, the same one
+    sentence-transformers uses, same truncation), sorts a call's texts by token
+    count so each batch is padded only to its longest member, mean-pools over real tokens and
+    normalises in float32. Checks the model file against the checksum its
+    build recorded before loading it.
+    """
+
+    def __init__(
+        self, directory: Path, query_prefix: str = "", document_prefix: str = "",
+        max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH, threads: int | None = 1, batch_size: int = 32,
+    ):
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        super().__init__(query_prefix, document_prefix, batch_size)
+        build = onnx_build(directory)
+        model = directory / ONNX_FOLDER / "model.onnx"
+        if build is None or not model.is_file():
+            raise EncoderNotFoundError(f"no int8 model in {directory / ONNX_FOLDER}: run `python models/build_onnx.py`")
+        if sha256_of(model) != build["sha256"]:
+            raise EncoderIntegrityError(
+                f"{model} does not match the checksum recorded by its build: run `python models/build_onnx.py` "
+                "to rebuild it, or set TECHMATCH_ENCODER_BACKEND=torch"
+            )
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        self.name = f"{directory.name}/{ONNX_FOLDER}"
+        self.dim = int(config["hidden_size"])
+        self.max_seq_length = min(max_seq_length, int(config["max_position_embeddings"]))
+        self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(self.max_seq_length)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or 0  # 0: one per core
+        options.inter_op_num_threads = 1
+        # Idle threads sleep instead of spinning: the cores are shared with the web server and the database.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+
+    def _encode(self, texts: Sequence[str], prefix: str, show_progress: bool) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # sentence-transformers strips each text before tokenising; so does this, to get the same tokens.
+        encodings = self._tokenizer.encode_batch([(prefix + text).strip() for text in texts])
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        batches = [order[start:start + self._batch_size] for start in range(0, len(order), self._batch_size)]
+        if show_progress:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc="Batches", unit="batch")
+        for rows in batches:
+            width = max(len(encodings[i].ids) for i in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for row, i in enumerate(rows):
+                ids[row, :len(encodings[i].ids)] = encodings[i].ids
+                mask[row, :len(encodings[i].ids)] = 1
+            hidden = self._session.run(
+                ["last_hidden_state"], {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            )[0]
+            weights = mask.astype(np.float32)
+            pooled = np.einsum("bsd,bs->bd", hidden.astype(np.float32), weights) / weights.sum(axis=1, keepdims=True)
+            vectors[rows] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+        return vectors
+
+
 def load_encoder(
     path: str | os.PathLike[str],
     query_prefix: str = "",
     document_prefix: str = "",
     max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
     threads: int | None = 1,
+    backend: Backend = "onnx-int8",
 ) -> Encoder:
-    """Load a sentence-transformers directory strictly offline (no hub access, CPU).
+    """Load a local encoder strictly offline (no hub access, CPU).
 
-    `threads` sets torch's intra-op threads (None leaves torch's default). One
-    thread is the default because the model shares the CPU with the web
-    server, the database and background indexing: on 2 cores with one busy,
-    a 2-thread forward pass of a short query took about 360 ms (threads
+    `backend` "onnx-int8" uses the int8 copy built by models/build_onnx.py when
+    it exists and passed its quality gate, and falls back to torch (with a log
+    line saying why) when it does not; a copy whose checksum does not match
+    its build record is refused (EncoderIntegrityError), never silently used.
+
+    `threads` sets the intra-op threads (None leaves the runtime's default: one
+    per core). One thread is the default because the model shares the CPU with
+    the web server, the database and background indexing: on 2 cores with one
+    busy, a 2-thread forward pass of a short query took about 360 ms (threads
     wait for each other at every layer) against 19 ms with one thread.
 
-    The encoder name is the directory name; it is stored with each index so an
-    index built by one model is never queried with vectors from another.
+    The encoder name is the directory name (plus "/onnx-int8" for the int8
+    copy); it is stored with each index so an index built by one model is
+    never queried with vectors from another.
     """
     directory = Path(path)
     if not (directory / "modules.json").is_file() and not (directory / "config.json").is_file():
@@ -114,6 +245,17 @@ def load_encoder(
             "(done automatically by `make run`) or point TECHMATCH_ENCODER at a "
             "local sentence-transformers directory"
         )
+    if backend == "onnx-int8":
+        build = onnx_build(directory)
+        if build is not None and build["gate"]["passed"]:
+            return OnnxEncoder(directory, query_prefix, document_prefix, max_seq_length, threads)
+        reason = (
+            f"no int8 build in {directory / ONNX_FOLDER} (`python models/build_onnx.py`, run by `make setup`)"
+            if build is None
+            else f"the int8 build failed its quality gate (mean cosine to fp32 {build['gate']['mean_cosine']:.4f} "
+            f"< {build['gate']['threshold']})"
+        )
+        log.warning("encoder: %s; using torch fp32", reason)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch

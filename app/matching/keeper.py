@@ -42,7 +42,7 @@ from app.config import Settings
 from app.database import session_scope
 from app.listings.models import ListingColumns
 from app.matching import store
-from app.matching.encoder import Encoder, load_encoder
+from app.matching.encoder import Backend, Encoder, load_encoder
 from app.matching.engine import MatchEngine
 from app.matching.text import document_text
 from app.matching.vector_index import IndexMismatchError
@@ -69,9 +69,9 @@ READY_BEHIND = 1000
 
 
 @lru_cache(maxsize=4)
-def cached_encoder(path: Path, query_prefix: str, document_prefix: str, threads: int) -> Encoder:
+def cached_encoder(path: Path, query_prefix: str, document_prefix: str, threads: int, backend: Backend = "onnx-int8") -> Encoder:
     """Load each encoder once per process (tests and the CLI open several keepers)."""
-    return load_encoder(path, query_prefix=query_prefix, document_prefix=document_prefix, threads=threads)
+    return load_encoder(path, query_prefix=query_prefix, document_prefix=document_prefix, threads=threads, backend=backend)
 
 
 def domain_terms() -> list[str]:
@@ -136,7 +136,8 @@ class IndexKeeper:
         index is built from the stored rows of the current encoder, without encoding anything.
         """
         encoder = cached_encoder(
-            Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix, settings.encoder_threads
+            Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix, settings.encoder_threads,
+            settings.encoder_backend,
         )
         directory = settings.index_dir
         recover_interrupted_save(directory)
