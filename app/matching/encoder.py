@@ -219,7 +219,7 @@ def load_encoder(
     document_prefix: str = "",
     max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
     threads: int | None = 1,
-    backend: Backend = "onnx-int8",
+    backend: Backend = "torch",
 ) -> Encoder:
     """Load a local encoder strictly offline (no hub access, CPU).
 

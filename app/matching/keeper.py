@@ -69,7 +69,7 @@ READY_BEHIND = 1000
 
 
 @lru_cache(maxsize=4)
-def cached_encoder(path: Path, query_prefix: str, document_prefix: str, threads: int, backend: Backend = "onnx-int8") -> Encoder:
+def cached_encoder(path: Path, query_prefix: str, document_prefix: str, threads: int, backend: Backend = "torch") -> Encoder:
     """Load each encoder once per process (tests and the CLI open several keepers)."""
     return load_encoder(path, query_prefix=query_prefix, document_prefix=document_prefix, threads=threads, backend=backend)
 
