@@ -158,6 +158,7 @@ def finished_import(world: World, content: bytes, seconds: float = 900) -> dict:
     return job
 
 
+@pytest.mark.slow  # a 2,000-row import encoded and matched on each database: minutes
 def test_a_2000_row_import_yields_one_digest_per_organization(world, app, dispatcher):
     broker_id, _ = assigned_broker(world)
     achievement_id = post(world, "achievements", ANSWER, world.uni)
