@@ -195,7 +195,9 @@ def test_two_outbox_workers_never_claim_the_same_message(database_url, tmp_path)
         thread.join(timeout=120)
     assert not set(claimed[0]) & set(claimed[1])
     assert sorted(claimed[0] + claimed[1]) == expected
-    assert claimed[0] and claimed[1]  # both were at work at once
+    if not database_url.startswith("sqlite"):
+        # SKIP LOCKED lets both work at once; SQLite's one write lock may let one thread win every turn.
+        assert claimed[0] and claimed[1]
     app.state.engine.dispose()
 
 
