@@ -371,7 +371,12 @@ class IndexKeeper:
     def encode_backlog(self) -> int:
         """Encode the records passes of this keeper could not encode (see `backlog`)."""
         taken, self.backlog = self.backlog, set()
-        return sum(self.encode_records(side, [i for s, i in taken if s == side]) for side in MODELS if any(s == side for s, _ in taken))
+        encoded = 0
+        for side in MODELS:
+            ids = [record_id for taken_side, record_id in taken if taken_side == side]
+            if ids:
+                encoded += self.encode_records(side, ids)
+        return encoded
 
     def reindex(self, force: bool = False, show_progress: bool = True) -> tuple[int, int]:
         """Encode every published record whose stored vector is missing or of another text (all
