@@ -29,13 +29,15 @@ class Principal:
     `broker_orgs` is what a broker key may act for: the organizations assigned to its
     organization, or None for the province's own brokers, who act for every organization;
     empty for every other role. `key_id` is None for the command line and for import jobs
-    started by it, which act without an API key.
+    started by it, which act without an API key, and for people signed in to the web pages,
+    who are named by `user_id` instead.
     """
 
     key_id: int | None
     org_id: int
     role: str
     broker_orgs: frozenset[int] | None = frozenset()
+    user_id: int | None = None
 
     @property
     def is_admin(self) -> bool:

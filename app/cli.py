@@ -135,6 +135,32 @@ def cmd_create_admin(args, settings: Settings) -> None:
     print(key)
 
 
+def _read_password() -> str:
+    """Asked twice at a terminal; otherwise the first line of standard input (scripts pipe it in)."""
+    import getpass
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != password:
+        raise CommandError("the two passwords differ")
+    return password
+
+
+def cmd_create_user(args, settings: Settings) -> None:
+    from app.errors import AppError
+    from app.users import service
+    from app.users.schemas import UserCreate
+
+    data = UserCreate(org_id=args.org, role=args.role, name=args.name, email=args.email, phone=args.phone, password=_read_password())
+    try:
+        with _session_scope(settings) as session:
+            user_id = service.create(session, data=data).id
+    except AppError as error:
+        raise CommandError(error.msg) from None
+    print(user_id)
+
+
 def cmd_reindex(args, settings: Settings) -> None:
     from app.matching.keeper import IndexKeeper
 
@@ -249,6 +275,17 @@ def build_parser() -> argparse.ArgumentParser:
     admin = commands.add_parser("create-admin", help="issue an admin key (creating the admin organization); prints the key")
     admin.add_argument("--org-name", default="科技厅")
     admin.set_defaults(run=cmd_create_admin)
+
+    user = commands.add_parser(
+        "create-user",
+        help="add a person who signs in to the web pages; the password is asked for (or read from standard input); prints the id",
+    )
+    user.add_argument("--org", type=int, required=True)
+    user.add_argument("--role", required=True, choices=ROLES)
+    user.add_argument("--name", required=True)
+    user.add_argument("--email", help="to sign in with (a phone number, an e-mail or both)")
+    user.add_argument("--phone", help="a mainland mobile number, to sign in with")
+    user.set_defaults(run=cmd_create_user)
     reindex = commands.add_parser(
         "reindex",
         help="encode the published records whose stored vector is missing or stale (for TECHMATCH_ENCODER), then rebuild "

@@ -89,6 +89,14 @@ class Settings(BaseSettings):
     dispatch_daily_cap: int = 20
     saved_search_results: int = 20
 
+    # The web workspace (app/web): how long a sign-in lasts, when repeated failures lock an account
+    # and for how long, and whether the session cookie is `Secure` (`auto`: when the request came
+    # over https, as a proxy that sets X-Forwarded-Proto tells uvicorn with --proxy-headers).
+    web_session_hours: float = 12.0
+    web_lock_after: int = 5
+    web_lock_minutes: float = 15.0
+    web_secure_cookies: Literal["auto", "always", "never"] = "auto"
+
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"

@@ -33,6 +33,7 @@ from app.organizations.views import router as organizations_router
 from app.proposals.views import router as proposals_router
 from app.request_log import log_request
 from app.stats.views import router as stats_router
+from app.web import router as web
 from app.webhooks.views import router as webhooks_router
 from app.workers import background_workers, pool_size
 
@@ -144,4 +145,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(api)
     install_docs(app)
+    web.install(app)
     return app

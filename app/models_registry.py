@@ -15,6 +15,7 @@ from app.matching.models import RecordVector
 from app.notifications.models import Notification
 from app.organizations.models import Organization
 from app.proposals.models import Milestone, Proposal
+from app.users.models import User, WebSession
 from app.webhooks.models import OutboxMessage, Webhook
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "ImportJob", "ImportFile", "ImportLink", "Proposal", "Milestone", "Interest", "Notification", "BrokerAssignment",
     "ShortlistEntry", "ContactRecord", "MatchFeedback", "Contract", "Webhook", "OutboxMessage",
     "DispatchCursor", "AnnouncedMatch", "DigestItem", "DispatchOptOut", "SavedSearch", "SavedSearchHit",
+    "User", "WebSession",
 ]
 
 # On SQLite every row with its own integer id is AUTOINCREMENT (migration 0009): an id, once

@@ -25,6 +25,9 @@ from app.database import session_scope
 from app.main import create_app
 from app.models_registry import Base
 
+# The web workspace's fixtures: users, signing in, the browser (tests/web_support.py).
+pytest_plugins = ["web_support"]
+
 POSTGRES_URL = os.environ.get("TECHMATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("TECHMATCH_REQUIRE_POSTGRES") == "1"
 UNREACHABLE = "PostgreSQL unreachable at"

@@ -26,20 +26,31 @@ def issue(session: Session, *, org_id: int, role: str, label: str = "") -> tuple
     return row, key
 
 
+def may_grant(actor: Principal, *, org_id: int, role: str) -> bool:
+    """Admins grant any role; owners grant owner or reader (brokers reader) in their own
+    organization. The one rule for API keys and for web users alike."""
+    allowed = SELF_ISSUABLE.get(actor.role, ()) if actor.org_id == org_id else ()
+    return actor.is_admin or role in allowed
+
+
 def issue_for(session: Session, *, org_id: int, role: str, label: str, actor: Principal) -> tuple[ApiKey, str]:
     """Admins issue any key; an owner issues owner or reader keys for its own organization."""
-    allowed = SELF_ISSUABLE.get(actor.role, ()) if actor.org_id == org_id else ()
-    if not actor.is_admin and role not in allowed:
+    if not may_grant(actor, org_id=org_id, role=role):
         raise Forbidden(f"role {actor.role!r} may not issue a {role!r} key for organization {org_id}")
     return issue(session, org_id=org_id, role=role, label=label)
+
+
+def principal_for(session: Session, *, org_id: int, role: str, key_id: int | None = None, user_id: int | None = None) -> Principal:
+    """The caller acting as `role` of `org_id`, through an API key or as a signed-in person."""
+    broker_orgs = brokerage.assigned_orgs(session, broker_org_id=org_id) if role == "broker" else frozenset()
+    return Principal(key_id=key_id, org_id=org_id, role=role, broker_orgs=broker_orgs, user_id=user_id)
 
 
 def authenticate(session: Session, *, key: str) -> Principal | None:
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
     if row is None or row.revoked_at is not None:
         return None
-    broker_orgs = brokerage.assigned_orgs(session, broker_org_id=row.org_id) if row.role == "broker" else frozenset()
-    return Principal(key_id=row.id, org_id=row.org_id, role=row.role, broker_orgs=broker_orgs)
+    return principal_for(session, org_id=row.org_id, role=row.role, key_id=row.id)
 
 
 def get_all(session: Session, *, org_id: int, actor: Principal) -> list[ApiKey]:

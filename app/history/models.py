@@ -23,5 +23,6 @@ class ChangeRecord(Base):
     action: Mapped[str] = mapped_column(String(20))
     changes: Mapped[dict] = mapped_column(JSON)
     actor_key_id: Mapped[int | None]
+    actor_user_id: Mapped[int | None]
     actor_org_id: Mapped[int | None]
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

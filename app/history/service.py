@@ -18,6 +18,7 @@ def record(
             action=action,
             changes=changes,
             actor_key_id=actor.key_id,
+            actor_user_id=actor.user_id,
             actor_org_id=actor.org_id,
         )
     )
