@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.errors import AppError
 from app.web.auth import SignInRequired
 from app.web.csrf import CsrfRefused
-from app.web.pages import account, home
+from app.web.pages import account, home, listings, search
 from app.web.templating import render
 
 PREFIX = "/web"
@@ -31,7 +31,8 @@ def is_page(request: Request) -> bool:
 
 def sign_in_redirect(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(str(request.url_for("login").include_query_params(next=target)), status_code=303)
+    login = request.url_for("login").include_query_params(next=target)
+    return RedirectResponse(f"{login.path}?{login.query}", status_code=303)
 
 
 def error_page(request: Request, status_code: int, message: str) -> Response:
@@ -39,7 +40,7 @@ def error_page(request: Request, status_code: int, message: str) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    for module in (account, home):
+    for module in (account, home, search, listings):  # listings last: its /{side} would catch /users
         app.include_router(module.router, prefix=PREFIX, include_in_schema=False)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="web-static")
 

@@ -5,6 +5,7 @@ navigation items the user's role may use). A page group adds itself to the navig
 appending a `NavItem` to `NAV` in its module.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
 from app.auth import ROLES
 from app.catalog.codes import COOPERATION_MODES, FIELDS, MATURITY, ORGANIZATION_KINDS
@@ -22,6 +24,7 @@ from app.imports.columns import STATUS_LABELS
 from app.web import csrf
 
 TEMPLATES = Path(__file__).parent / "templates"
+BAND_LABELS = {"strong": "强相关", "possible": "可能相关", "weak": "弱相关"}
 ROLE_LABELS = {"owner": "负责人", "broker": "技术经纪人", "admin": "管理员", "reader": "只读"}
 assert set(ROLE_LABELS) == set(ROLES)
 
@@ -59,6 +62,24 @@ def _region(code: str | None) -> str:
     return Region(code).name if code else "—"
 
 
+_EM = re.compile(r"(</?em>)")
+
+
+def _highlighted(text: str | None) -> Markup:
+    """The API's match highlight: its `<em>` tags kept (balanced), everything else escaped."""
+    out, open_tags = [], 0
+    for piece in _EM.split(text or ""):
+        if piece == "<em>":
+            out.append('<em class="hit">')
+            open_tags += 1
+        elif piece == "</em>" and open_tags:
+            out.append("</em>")
+            open_tags -= 1
+        elif piece != "</em>":
+            out.append(str(escape(piece)))
+    return Markup("".join(out) + "</em>" * open_tags)
+
+
 def _labels(codes: dict[str, str]):
     def label(value: Any) -> str:
         if isinstance(value, (list, tuple)):
@@ -70,6 +91,7 @@ def _labels(codes: dict[str, str]):
 
 templates.env.filters.update(
     money=_money,
+    highlighted=_highlighted,
     when=_when,
     region=_region,
     field_label=_labels(FIELDS),
@@ -88,7 +110,9 @@ def _error_for(errors: dict[str, str] | None, name: str) -> str | None:
     return next((message for key, message in errors.items() if key.startswith(name + ".")), None)
 
 
-templates.env.globals.update(error_for=_error_for, FIELDS=FIELDS, MODES=COOPERATION_MODES, MATURITY=MATURITY, ROLE_LABELS=ROLE_LABELS)
+templates.env.globals.update(
+    error_for=_error_for, BAND_LABELS=BAND_LABELS, FIELDS=FIELDS, MODES=COOPERATION_MODES, MATURITY=MATURITY, ROLE_LABELS=ROLE_LABELS,
+)
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200) -> HTMLResponse:
