@@ -25,7 +25,17 @@ from app.brokerage.models import BrokerAssignment
 from app.changelog import IndexChange
 from app.clock import CHINA_TZ
 from app.database import lock_row, session_scope, utcnow
-from app.dispatch.models import CURSOR_ID, AnnouncedMatch, DigestItem, DispatchCursor, DispatchOptOut, SavedSearch, SavedSearchHit
+from app.dispatch import mail as mails
+from app.dispatch.models import (
+    CURSOR_ID,
+    AnnouncedMatch,
+    DigestItem,
+    DigestRecipient,
+    DispatchCursor,
+    DispatchOptOut,
+    SavedSearch,
+    SavedSearchHit,
+)
 from app.dispatch.schemas import DispatchSettings, SavedSearchCreate
 from app.errors import NotFound
 from app.imports.models import ImportJob, ImportLink
@@ -57,7 +67,8 @@ def get_settings(session: Session, *, org_id: int, actor: Principal) -> Dispatch
     organizations.get_or_raise(session, org_id=org_id)
     actor.require_manage(org_id, f"the dispatch settings of organization {org_id}")
     off = set(session.scalars(select(DispatchOptOut.kind).where(DispatchOptOut.org_id == org_id)))
-    return DispatchSettings(**{kind: kind not in off for kind in DISPATCH_KINDS})
+    addresses = list(session.scalars(select(DigestRecipient.email).where(DigestRecipient.org_id == org_id).order_by(DigestRecipient.email)))
+    return DispatchSettings(**{kind: kind not in off for kind in DISPATCH_KINDS}, digest_emails=addresses)
 
 
 def put_settings(session: Session, *, org_id: int, data: DispatchSettings, actor: Principal) -> DispatchSettings:
@@ -65,8 +76,10 @@ def put_settings(session: Session, *, org_id: int, data: DispatchSettings, actor
     get_settings(session, org_id=org_id, actor=actor)
     session.execute(delete(DispatchOptOut).where(DispatchOptOut.org_id == org_id))
     session.add_all(DispatchOptOut(org_id=org_id, kind=kind) for kind in DISPATCH_KINDS if not getattr(data, kind))
+    session.execute(delete(DigestRecipient).where(DigestRecipient.org_id == org_id))
+    session.add_all(DigestRecipient(org_id=org_id, email=email) for email in dict.fromkeys(data.digest_emails))
     session.flush()
-    return data
+    return get_settings(session, org_id=org_id, actor=actor)
 
 
 def opted_out(session: Session, *, org_ids: set[int], kind: str) -> set[int]:
@@ -262,11 +275,12 @@ def announce_batch(
 # --- Daily digests -----------------------------------------------------------------------------
 
 
-def send_digests(session: Session, *, today: date) -> int:
+def send_digests(session: Session, *, today: date, mail: bool = False, public_url: str | None = None) -> int:
     """One `match_digest` notification per organization and past day with waiting items; returns how many.
 
     The items of a day are sent once the day is over (China calendar), then deleted; an
-    organization that turned digests off has its items dropped.
+    organization that turned digests off has its items dropped. With `mail` (an SMTP server is
+    set) each digest's e-mail is queued in the same transaction (dispatch/mail.py).
     """
     items = list(
         session.scalars(
@@ -293,12 +307,35 @@ def send_digests(session: Session, *, today: date) -> int:
                 for i in group[:DIGEST_LISTED]
             ]
             data = {"day": day.isoformat(), "total": len(group), "pairs": pairs}
-            notify(session, org_id=org_id, kind="match_digest", message=message, entity_type="organization", entity_id=org_id, data=data)
+            notice = notify(
+                session, org_id=org_id, kind="match_digest", message=message, entity_type="organization", entity_id=org_id, data=data,
+            )
+            if mail:
+                mails.queue(
+                    session, notification=notice, org_id=org_id, day=day, total=len(group), pairs=_titled(session, group[:DIGEST_LISTED]),
+                    public_url=public_url,
+                )
             sent += 1
         for item in group:
             session.delete(item)
     session.flush()
     return sent
+
+
+def _titled(session: Session, items: list[DigestItem]) -> list[mails.Pair]:
+    """The digest's listed pairs with their records' titles, for the mail."""
+    titles = {
+        side: dict(session.execute(select(model.id, model.title).where(model.id.in_(ids))).all())
+        for side, model, ids in (
+            ("demands", listing_model("demands"), {i.demand_id for i in items}),
+            ("achievements", listing_model("achievements"), {i.achievement_id for i in items}),
+        )
+    }
+    return [
+        mails.Pair(i.demand_id, titles["demands"].get(i.demand_id, ""), i.achievement_id, titles["achievements"].get(i.achievement_id, ""),
+                   i.relevance, i.reason)
+        for i in items
+    ]
 
 
 # --- Saved searches ----------------------------------------------------------------------------
