@@ -205,7 +205,8 @@ def test_matches_beyond_the_daily_cap_wait_for_the_digest(world, app):
 def test_opting_out_silences_a_kind_for_one_organization(world, app, dispatcher):
     broker_id, broker = assigned_broker(world)
     url = f"{API}/organizations/{world.ent_a_id}/dispatch-settings"
-    assert world.client.get(url, headers=world.ent_a).json() == {"new_match": True, "match_digest": True, "saved_search": True}
+    expected = {"new_match": True, "match_digest": True, "saved_search": True, "digest_emails": []}
+    assert world.client.get(url, headers=world.ent_a).json() == expected
     assert world.client.put(url, json={"new_match": False}, headers=broker).status_code == 403
     assert world.client.put(url, json={"new_match": "sometimes"}, headers=world.ent_a).status_code == 422
     assert world.client.get(f"{API}/organizations/999999/dispatch-settings", headers=world.admin).status_code == 404
