@@ -5,7 +5,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +96,22 @@ class Settings(BaseSettings):
     web_lock_after: int = 5
     web_lock_minutes: float = 15.0
     web_secure_cookies: Literal["auto", "always", "never"] = "auto"
+    # Digest e-mail, off unless `smtp_host` is set: each daily digest is also mailed, by a worker,
+    # to the addresses in the organization's dispatch settings, else to its contact e-mail.
+    # `smtp_security`: `starttls` (port 587), `ssl` (implicit TLS, port 465) or `none` (a local
+    # relay). Failed sends are retried with doubling backoff, then given up and logged.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "techmatch@localhost"
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_timeout_seconds: float = 30.0
+    smtp_max_attempts: int = 8
+    smtp_backoff_seconds: float = 60.0
+    smtp_backoff_max_seconds: float = 6 * 3600.0
+    # Where people reach the service (e.g. https://kjcg.jl.gov.cn), for the links in e-mails; ids only when unset.
+    public_url: str | None = None
 
     @property
     def index_dir(self) -> Path:

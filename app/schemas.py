@@ -61,7 +61,7 @@ def _phone(value: str | None) -> str | None:
     return value
 
 
-def _email(value: str | None) -> str | None:
+def email_address(value: str | None) -> str | None:
     if value and not _EMAIL.match(value):
         raise ValueError("email is not a valid address")
     return value
@@ -74,7 +74,7 @@ class Contact(BaseModel):
 
     name: str = Field("", max_length=100, examples=["王工"])
     phone: Annotated[str | None, AfterValidator(_phone)] = Field(None, examples=["0431-85100000"])
-    email: Annotated[str | None, AfterValidator(_email)] = Field(None, max_length=200)
+    email: Annotated[str | None, AfterValidator(email_address)] = Field(None, max_length=200)
 
 
 def _page_example(schema: dict[str, Any], model: type[BaseModel]) -> None:

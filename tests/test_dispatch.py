@@ -205,7 +205,8 @@ def test_matches_beyond_the_daily_cap_wait_for_the_digest(world, app):
 def test_opting_out_silences_a_kind_for_one_organization(world, app, dispatcher):
     broker_id, broker = assigned_broker(world)
     url = f"{API}/organizations/{world.ent_a_id}/dispatch-settings"
-    assert world.client.get(url, headers=world.ent_a).json() == {"new_match": True, "match_digest": True, "saved_search": True}
+    expected = {"new_match": True, "match_digest": True, "saved_search": True, "digest_emails": []}
+    assert world.client.get(url, headers=world.ent_a).json() == expected
     assert world.client.put(url, json={"new_match": False}, headers=broker).status_code == 403
     assert world.client.put(url, json={"new_match": "sometimes"}, headers=world.ent_a).status_code == 422
     assert world.client.get(f"{API}/organizations/999999/dispatch-settings", headers=world.admin).status_code == 404
@@ -253,3 +254,34 @@ def test_a_saved_search_sends_only_what_is_new_until_unsubscribed(world, app, di
     dispatcher.run()
     assert len(dispatcher.notifications(world.ent_b_id, "saved_search")) == 2
     assert world.client.get(f"{API}/saved-searches", headers=world.ent_b).json() == []
+
+
+def test_saved_searches_run_in_one_batch_rate_new_records_as_post_match_does(world, app, dispatcher):
+    post(world, "achievements", FARMING, world.uni)
+    texts = {"电池": "动力电池低温热管理 冬季续航", "秸秆": "秸秆还田 黑土地保护", "无关": "聚丙烯催化剂再生"}
+    for name, text in texts.items():
+        body = {"name": name, "target": "achievements", "text": text, "frequency": "immediately", "min_band": "possible"}
+        assert world.client.post(f"{API}/saved-searches", json=body, headers=world.ent_b).status_code == 201
+    time.sleep(0.01)
+    dispatcher.run()  # the first runs, over the whole list
+    first = len(dispatcher.notifications(world.ent_b_id, "saved_search"))
+    new = [post(world, "achievements", body, world.uni) for body in (ANSWER, SECOND_ANSWER, achievement())]
+    post(world, "achievements", {**FARMING, "title": "黑土地秸秆深翻还田技术"}, world.uni)
+    time.sleep(0.01)
+    dispatcher.run()  # the later runs: one batch over the four new records
+    later = dispatcher.notifications(world.ent_b_id, "saved_search")[first:]
+    assert len(later) >= 2, [n.message for n in later]
+    names = {notice.entity_id: notice for notice in later}
+    assert len(names) == len(later)  # one notice per search and run
+    searches = {s["id"]: s["text"] for s in world.client.get(f"{API}/saved-searches", headers=world.ent_b).json()}
+    for search_id, notice in names.items():
+        text = searches[search_id]
+        shown = world.client.post(
+            f"{API}/match", json={"text": text, "target": "achievements", "k": 50, "include_weak": True}, headers=world.ent_b
+        ).json()
+        expected = {item["id"]: item["relevance"] for item in shown["items"]}
+        sent = {result["id"]: result["relevance"] for result in notice.data["results"]}
+        assert sent and all(abs(expected[i] - r) <= 1e-4 for i, r in sent.items()), (text, sent, expected)
+        # Every new record that the endpoint rates `possible` or better was sent, nothing older.
+        wanted = {i for i, r in expected.items() if r >= service.BAND_FLOOR["possible"] and i >= min(new)}
+        assert set(sent) == wanted, (text, sent, expected)

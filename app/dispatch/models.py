@@ -1,13 +1,15 @@
-"""The dispatcher's tables: its cursor, the pairs it announced, digest items, opt-outs, saved searches."""
+"""The dispatcher's tables: its cursor, the pairs it announced, digest items and mails, opt-outs, saved searches."""
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import Base, UTCDateTime, utcnow
 
 CURSOR_ID = 1
+# A digest mail's states: waiting (or being sent), taken by the server, given up after the last attempt.
+MAIL_PENDING, MAIL_SENT, MAIL_FAILED = "pending", "sent", "failed"
 
 
 class DispatchCursor(Base):
@@ -103,3 +105,41 @@ class SavedSearchHit(Base):
     record_id: Mapped[int] = mapped_column(primary_key=True)
     relevance: Mapped[float] = mapped_column(Float)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DigestRecipient(Base):
+    """An address the organization's daily digest is mailed to (none: its contact e-mail)."""
+
+    __tablename__ = "digest_recipients"
+
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    email: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class DigestMail(Base):
+    """One digest's e-mail, written in the transaction that sends the digest, so it exists exactly once.
+
+    `next_attempt_at` is also the claim: a worker pushes it past the send's timeout before
+    sending, so no two workers send it at once, and `sent_at` is set as soon as the server took
+    it; a mail is sent again only if its worker died between the server's answer and that write.
+    """
+
+    __tablename__ = "digest_mails"
+    __table_args__ = (
+        UniqueConstraint("notification_id", name="uq_digest_mails_notification_id"),
+        Index("ix_digest_mails_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
+    recipients: Mapped[list] = mapped_column(JSON)
+    subject: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default=MAIL_PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,26 +1,34 @@
 """Request and response bodies for dispatch settings and saved searches."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from app.schemas import Id
+from app.schemas import Id, email_address
 from app.sides import SideName
 
 Frequency = Literal["immediately", "daily", "weekly"]
+Email = Annotated[str, Field(min_length=3, max_length=200), AfterValidator(email_address)]
 
 
 class DispatchSettings(BaseModel):
     """Which dispatch notifications the organization receives (all on unless turned off)."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"new_match": True, "match_digest": True, "saved_search": False}]}
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"new_match": True, "match_digest": True, "saved_search": False, "digest_emails": ["keji@example.com"]}]
+        },
     )
 
     new_match: bool = Field(True, description="a newly published record matches one of ours strongly (新匹配通知)")
     match_digest: bool = Field(True, description="the daily digest of matches from bulk imports and beyond the daily cap")
     saved_search: bool = Field(True, description="new results of the organization's saved searches")
+    digest_emails: list[Email] = Field(
+        default_factory=list, max_length=10,
+        description="where the daily digest is e-mailed when the service has an SMTP server; empty: the organization's contact e-mail",
+    )
 
 
 class SavedSearchCreate(BaseModel):

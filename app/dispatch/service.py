@@ -11,11 +11,13 @@ Relevance is the number the API shows: records are ranked by `matching.service.c
 and saved searches by `matching.service.rank_text`, the functions behind the match endpoints.
 """
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select
+import numpy as np
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth import Principal
@@ -23,14 +25,24 @@ from app.brokerage.models import BrokerAssignment
 from app.changelog import IndexChange
 from app.clock import CHINA_TZ
 from app.database import lock_row, session_scope, utcnow
-from app.dispatch.models import CURSOR_ID, AnnouncedMatch, DigestItem, DispatchCursor, DispatchOptOut, SavedSearch, SavedSearchHit
+from app.dispatch import mail as mails
+from app.dispatch.models import (
+    CURSOR_ID,
+    AnnouncedMatch,
+    DigestItem,
+    DigestRecipient,
+    DispatchCursor,
+    DispatchOptOut,
+    SavedSearch,
+    SavedSearchHit,
+)
 from app.dispatch.schemas import DispatchSettings, SavedSearchCreate
 from app.errors import NotFound
 from app.imports.models import ImportJob, ImportLink
 from app.listings import service as listings
 from app.listings.schemas import ListingFilters
 from app.matching.keeper import IndexKeeper
-from app.matching.relevance import POSSIBLE, STRONG
+from app.matching.relevance import POSSIBLE, STRONG, band, relevances
 from app.matching.service import counterparts, parse_filters, rank_text
 from app.notifications.kinds import DISPATCH_KINDS
 from app.notifications.models import Notification
@@ -55,7 +67,8 @@ def get_settings(session: Session, *, org_id: int, actor: Principal) -> Dispatch
     organizations.get_or_raise(session, org_id=org_id)
     actor.require_manage(org_id, f"the dispatch settings of organization {org_id}")
     off = set(session.scalars(select(DispatchOptOut.kind).where(DispatchOptOut.org_id == org_id)))
-    return DispatchSettings(**{kind: kind not in off for kind in DISPATCH_KINDS})
+    addresses = list(session.scalars(select(DigestRecipient.email).where(DigestRecipient.org_id == org_id).order_by(DigestRecipient.email)))
+    return DispatchSettings(**{kind: kind not in off for kind in DISPATCH_KINDS}, digest_emails=addresses)
 
 
 def put_settings(session: Session, *, org_id: int, data: DispatchSettings, actor: Principal) -> DispatchSettings:
@@ -63,8 +76,10 @@ def put_settings(session: Session, *, org_id: int, data: DispatchSettings, actor
     get_settings(session, org_id=org_id, actor=actor)
     session.execute(delete(DispatchOptOut).where(DispatchOptOut.org_id == org_id))
     session.add_all(DispatchOptOut(org_id=org_id, kind=kind) for kind in DISPATCH_KINDS if not getattr(data, kind))
+    session.execute(delete(DigestRecipient).where(DigestRecipient.org_id == org_id))
+    session.add_all(DigestRecipient(org_id=org_id, email=email) for email in dict.fromkeys(data.digest_emails))
     session.flush()
-    return data
+    return get_settings(session, org_id=org_id, actor=actor)
 
 
 def opted_out(session: Session, *, org_ids: set[int], kind: str) -> set[int]:
@@ -260,11 +275,12 @@ def announce_batch(
 # --- Daily digests -----------------------------------------------------------------------------
 
 
-def send_digests(session: Session, *, today: date) -> int:
+def send_digests(session: Session, *, today: date, mail: bool = False, public_url: str | None = None) -> int:
     """One `match_digest` notification per organization and past day with waiting items; returns how many.
 
     The items of a day are sent once the day is over (China calendar), then deleted; an
-    organization that turned digests off has its items dropped.
+    organization that turned digests off has its items dropped. With `mail` (an SMTP server is
+    set) each digest's e-mail is queued in the same transaction (dispatch/mail.py).
     """
     items = list(
         session.scalars(
@@ -291,12 +307,35 @@ def send_digests(session: Session, *, today: date) -> int:
                 for i in group[:DIGEST_LISTED]
             ]
             data = {"day": day.isoformat(), "total": len(group), "pairs": pairs}
-            notify(session, org_id=org_id, kind="match_digest", message=message, entity_type="organization", entity_id=org_id, data=data)
+            notice = notify(
+                session, org_id=org_id, kind="match_digest", message=message, entity_type="organization", entity_id=org_id, data=data,
+            )
+            if mail:
+                mails.queue(
+                    session, notification=notice, org_id=org_id, day=day, total=len(group), pairs=_titled(session, group[:DIGEST_LISTED]),
+                    public_url=public_url,
+                )
             sent += 1
         for item in group:
             session.delete(item)
     session.flush()
     return sent
+
+
+def _titled(session: Session, items: list[DigestItem]) -> list[mails.Pair]:
+    """The digest's listed pairs with their records' titles, for the mail."""
+    titles = {
+        side: dict(session.execute(select(model.id, model.title).where(model.id.in_(ids))).all())
+        for side, model, ids in (
+            ("demands", listing_model("demands"), {i.demand_id for i in items}),
+            ("achievements", listing_model("achievements"), {i.achievement_id for i in items}),
+        )
+    }
+    return [
+        mails.Pair(i.demand_id, titles["demands"].get(i.demand_id, ""), i.achievement_id, titles["achievements"].get(i.achievement_id, ""),
+                   i.relevance, i.reason)
+        for i in items
+    ]
 
 
 # --- Saved searches ----------------------------------------------------------------------------
@@ -334,6 +373,7 @@ class Run:
     """One saved search's results from the reading step: [(id, relevance, band, title)] and the position covered."""
 
     search_id: int
+    frequency: str
     start: int
     end: int
     results: list[tuple[int, float, str, str]]
@@ -342,34 +382,78 @@ class Run:
 def rank_saved_searches(session: Session, keeper: IndexKeeper, *, now: datetime, limit: int, k: int) -> list[Run]:
     """Run up to `limit` searches due before `now` over the records changed since each one's last run.
 
-    The changed ids per side are read once for the whole batch, so a pass costs one query per
-    due search over the new records, whatever the size of the lists.
+    A search's first run ranks the whole list (`rank_text`, once per subscription). Later runs
+    are rated together, one batch per target list: the records changed since the oldest position
+    covered are read once, and every search's pair with each of them is rated at once
+    (`MatchEngine.rate_texts`). So a run costs one rating of the new records per side plus a
+    little per search, and a published record's cost does not grow with the subscriptions.
     """
     end = keeper.applied_seq
     due = list(session.scalars(select(SavedSearch).where(SavedSearch.next_run_at < now).order_by(SavedSearch.next_run_at).limit(limit)))
     if not due:
         return []
-    since = min(search.covered_seq for search in due)
-    changes = session.execute(
-        select(IndexChange.seq, IndexChange.side, IndexChange.record_id).where(IndexChange.seq > since, IndexChange.seq <= end)
-    ).all() if since else []
-    runs = []
+    runs = [Run(search.id, search.frequency, 0, end, _first_run(session, keeper, search, k)) for search in due if not search.covered_seq]
+    later: defaultdict[str, list[SavedSearch]] = defaultdict(list)
     for search in due:
-        filters = parse_filters(search.target, search.filters)
-        among = None
         if search.covered_seq:
-            among = {c.record_id for c in changes if c.side == search.target and c.seq > search.covered_seq}
-        results: list[tuple[int, float, str, str]] = []
-        if among is None or among:
-            allowed = _candidates(session, search.target, filters, among)
-            ranked = rank_text(session, keeper, text=search.text, target=search.target, allowed=allowed, k=k, include_weak=True)
-            floor = BAND_FLOOR[search.min_band]
-            results = [
-                (item["id"], item["relevance"], item["band"], item["record"]["title"])
-                for item in ranked["items"]
-                if item["relevance"] >= floor
-            ]
-        runs.append(Run(search.id, search.covered_seq, end, results))
+            later[search.target].append(search)
+    if later:
+        since = min(search.covered_seq for searches in later.values() for search in searches)
+        changes = session.execute(
+            select(IndexChange.side, IndexChange.record_id, func.max(IndexChange.seq))
+            .where(IndexChange.seq > since, IndexChange.seq <= end)
+            .group_by(IndexChange.side, IndexChange.record_id)
+        ).all()
+        for target, searches in later.items():
+            changed = {record_id: seq for side, record_id, seq in changes if side == target}
+            runs.extend(_rate_batch(session, keeper, target, searches, changed, end, k))
+    return runs
+
+
+def _first_run(session: Session, keeper: IndexKeeper, search: SavedSearch, k: int) -> list[tuple[int, float, str, str]]:
+    """The best `k` records of the whole list (those passing the filters) that reach the search's band."""
+    filters = parse_filters(search.target, search.filters)
+    ranked = rank_text(
+        session, keeper, text=search.text, target=search.target, allowed=_candidates(session, search.target, filters, None), k=k,
+        include_weak=True,
+    )
+    floor = BAND_FLOOR[search.min_band]
+    items = [item for item in ranked["items"] if item["relevance"] >= floor]
+    return [(item["id"], item["relevance"], item["band"], item["record"]["title"]) for item in items]
+
+
+def _rate_batch(
+    session: Session, keeper: IndexKeeper, target: str, searches: list[SavedSearch], changed: dict[int, int], end: int, k: int
+) -> list[Run]:
+    """Later runs of `searches` over the records of `target` changed (last at `changed[id]`) since each one's position.
+
+    Each search gets the records changed after its own position that pass its filters and reach
+    its band, the `k` most relevant first; relevance is the API's (`relevance` of the same
+    signals `rank_text` reads).
+    """
+    published = _published(session, target, set(changed))
+    ids = sorted(published)
+    if not ids:
+        return [Run(search.id, search.frequency, search.covered_seq, end, []) for search in searches]
+    cosine, bm25, coverage = keeper.engine.rate_texts(target, [search.text for search in searches], ids)
+    rated = np.round(relevances(cosine.astype(np.float64), coverage.astype(np.float64), bm25.astype(np.float64)), 4)
+    last_change = np.array([changed[record_id] for record_id in ids])
+    passing: dict[str, np.ndarray] = {}  # searches with the same filters share one query
+    runs = []
+    for row, search in enumerate(searches):
+        keep = (last_change > search.covered_seq) & (rated[row] >= BAND_FLOOR[search.min_band])
+        if search.filters and keep.any():
+            key = json.dumps(search.filters, sort_keys=True)
+            if key not in passing:
+                allowed = set(_candidates(session, target, parse_filters(target, search.filters), set(ids)) or ())
+                passing[key] = np.array([record_id in allowed for record_id in ids])
+            keep &= passing[key]
+        best = [int(column) for column in np.flatnonzero(keep)]
+        best.sort(key=lambda column: (-rated[row, column], ids[column]))
+        results: list[tuple[int, float, str, str]] = [
+            (ids[c], float(rated[row, c]), band(float(rated[row, c])), published[ids[c]].title) for c in best[:k]
+        ]
+        runs.append(Run(search.id, search.frequency, search.covered_seq, end, results))
     return runs
 
 
@@ -390,10 +474,15 @@ def _candidates(session: Session, target: str, filters: ListingFilters, among: s
 def send_saved_search_results(session: Session, *, runs: list[Run], now: datetime) -> int:
     """Notify each run's results not sent before and schedule the next run; returns the notifications written.
 
-    A search deleted or run by another worker since the reading step is left alone.
+    A search deleted or run by another worker since the reading step is left alone. The runs that
+    found nothing (most of them) are moved on with one UPDATE per schedule, not a row at a time.
     """
     sent = 0
+    quiet: defaultdict[tuple[int, int, str], list[int]] = defaultdict(list)
     for run in runs:
+        if not run.results:
+            quiet[(run.start, run.end, run.frequency)].append(run.search_id)
+            continue
         search = lock_row(session, SavedSearch, run.search_id)
         if search is None or search.covered_seq != run.start:
             continue
@@ -420,6 +509,12 @@ def send_saved_search_results(session: Session, *, runs: list[Run], now: datetim
             sent += 1
         search.covered_seq, search.last_run_at = run.end, now
         search.next_run_at = now + FREQUENCY_INTERVAL[search.frequency]
+    for (start, end, frequency), ids in quiet.items():
+        session.execute(
+            update(SavedSearch)
+            .where(SavedSearch.id.in_(ids), SavedSearch.covered_seq == start)
+            .values(covered_seq=end, last_run_at=now, next_run_at=now + FREQUENCY_INTERVAL[frequency])
+        )
     session.flush()
     return sent
 

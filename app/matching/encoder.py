@@ -37,6 +37,10 @@ encoded again for its near-duplicate check and then for the index, when a record
 and republished, and by every engine a process opens on the same encoder (CLI commands,
 tests); a remembered text costs nothing the second time."""
 
+REMEMBERED_QUERIES = 4096
+"""Query encodings an encoder keeps (about 8 MB at 512 dimensions): saved searches run the same
+texts again at every run, so a thousand subscriptions are encoded once, not once per run."""
+
 
 ONNX_FOLDER = "onnx-int8"
 """Where models/build_onnx.py puts the int8 copy, inside the sentence-transformers directory
@@ -70,7 +74,8 @@ class Encoder(Protocol):
 
 
 class _RememberingEncoder:
-    """What both implementations share: prefixes, and remembering the last documents encoded."""
+    """What both implementations share: prefixes, and remembering the last texts encoded (documents
+    and queries apart, since their prefixes may differ)."""
 
     name: str
     dim: int
@@ -81,29 +86,37 @@ class _RememberingEncoder:
         self._document_prefix = document_prefix
         self._batch_size = batch_size
         self._remembered: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._remembered_queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._remembered_lock = threading.Lock()
 
     def _encode(self, texts: Sequence[str], prefix: str, show_progress: bool) -> np.ndarray:
         raise NotImplementedError
 
-    def encode_documents(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
-        """Encode record texts, reusing the last REMEMBERED_DOCUMENTS texts' vectors."""
+    def _encode_remembering(
+        self, texts: Sequence[str], prefix: str, remembered: OrderedDict[str, np.ndarray], size: int, show_progress: bool
+    ) -> np.ndarray:
+        """Encode `texts`, reusing the vectors of the last `size` texts encoded with this prefix."""
         with self._remembered_lock:
-            known = {text: self._remembered[text] for text in texts if text in self._remembered}
+            known = {text: remembered[text] for text in texts if text in remembered}
             for text in known:
-                self._remembered.move_to_end(text)
+                remembered.move_to_end(text)
         missing = [text for text in dict.fromkeys(texts) if text not in known]
         if missing:
-            fresh = dict(zip(missing, self._encode(missing, self._document_prefix, show_progress), strict=True))
+            fresh = dict(zip(missing, self._encode(missing, prefix, show_progress), strict=True))
             known.update(fresh)
             with self._remembered_lock:
-                self._remembered.update(fresh)
-                while len(self._remembered) > REMEMBERED_DOCUMENTS:
-                    self._remembered.popitem(last=False)
+                remembered.update(fresh)
+                while len(remembered) > size:
+                    remembered.popitem(last=False)
         return np.stack([known[text] for text in texts]) if texts else np.zeros((0, self.dim), np.float32)
 
+    def encode_documents(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Encode record texts, reusing the last REMEMBERED_DOCUMENTS texts' vectors."""
+        return self._encode_remembering(texts, self._document_prefix, self._remembered, REMEMBERED_DOCUMENTS, show_progress)
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, self._query_prefix, False)
+        """Encode search texts, reusing the last REMEMBERED_QUERIES texts' vectors."""
+        return self._encode_remembering(texts, self._query_prefix, self._remembered_queries, REMEMBERED_QUERIES, False)
 
 
 class SentenceTransformerEncoder(_RememberingEncoder):

@@ -202,6 +202,24 @@ class MatchEngine:
         matches = self._rank(side, vector, tokens, k + len(exclude), allowed_ids, feedback=False)
         return [m for m in matches if m.id not in exclude][:k]
 
+    def rate_texts(self, side: str, texts: Sequence[str], ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(cosine, BM25, coverage) of every free-text query (rows) and record of `side` (columns).
+
+        The three signals `relevance` reads, exactly as search_text's Match carries them, for
+        many queries at once and at a cost that follows len(texts) × len(ids), not the list's
+        size: one matrix product, the BM25 of those records alone, the query vectors remembered
+        by the encoder. Records not indexed rate 0.
+        """
+        normalized = [normalize(text) for text in texts]
+        queries = self.encoder.encode_queries(normalized) if texts else np.zeros((0, self.encoder.dim), np.float32)
+        tokens = [self.tokenizer.tokenize(text) for text in normalized]
+        with self._lock:
+            target = self._side(side)
+            cosine = queries @ target.vectors.vectors(np.asarray(ids, dtype=np.int64)).T
+            bm25 = target.bm25.score_matrix(tokens, ids)
+            ceilings = np.array([max(target.bm25.ceiling(t), 1e-9) for t in tokens], dtype=np.float32).reshape(-1, 1)
+        return cosine, bm25, bm25 / ceilings
+
     def nearest(self, side: str, text: str, k: int = 3) -> list[tuple[int, float]]:
         """(id, cosine) of the records of `side` closest to `text` read as a record (near-duplicates)."""
         vector = self.encoder.encode_documents([document_text(None, None, text)])[0]

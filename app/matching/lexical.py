@@ -271,6 +271,38 @@ class BM25Index:
             scores[docs] += qtf * self._term_idf(self._df[tid]) * tfs * (self.k1 + 1) / (tfs + norm[docs])
         return scores
 
+    def score_matrix(self, queries: Sequence[Sequence[str]], ids: Sequence[int]) -> np.ndarray:
+        """The score_all() entries of each query (rows) for each of `ids` (columns; 0.0 if unknown).
+
+        The postings of those records alone are gathered once and every query is scored over
+        them, so the cost follows the records and the queries' terms, not the corpus size: the
+        saved searches of one run are scored together over what was published since the last.
+        """
+        scores = np.zeros((len(queries), len(ids)), dtype=np.float32)
+        if not self.count:
+            return scores
+        avgdl = self._total_len / self.count
+        norm = np.zeros(len(ids), dtype=np.float32)
+        gathered: dict[int, tuple[list[int], list[float]]] = {}
+        for column, id_ in enumerate(ids):
+            label = self._id_label.get(int(id_))
+            if label is None:
+                continue
+            norm[column] = self.k1 * (1 - self.b + self.b * self._doc_len[label] / avgdl)
+            for tid, tf in zip(self._doc_terms[label].tolist(), self._doc_tfs[label].tolist(), strict=True):
+                columns, tfs = gathered.setdefault(tid, ([], []))
+                columns.append(column)
+                tfs.append(tf)
+        postings = {tid: (np.array(c, dtype=np.int64), np.array(t, dtype=np.float32)) for tid, (c, t) in gathered.items()}
+        for row, tokens in enumerate(queries):
+            for term, qtf in Counter(tokens).items():
+                tid = self._term_ids.get(term)
+                if tid is None or tid not in postings:
+                    continue
+                where, frequencies = postings[tid]
+                scores[row, where] += qtf * self._term_idf(self._df[tid]) * frequencies * (self.k1 + 1) / (frequencies + norm[where])
+        return scores
+
     def ceiling(self, query_tokens: Sequence[str]) -> float:
         """The most any record could score for the query: each term's frequency saturated (tf -> inf).
 

@@ -18,8 +18,9 @@ record is the one that answers the query. Its weights and the band thresholds ar
 checked by `python scripts/evaluate.py --task demands --halves --fit-relevance` (README, Matching).
 """
 
-import math
 from typing import Literal
+
+import numpy as np
 
 Band = Literal["strong", "possible", "weak"]
 
@@ -35,8 +36,14 @@ POSSIBLE = 0.06
 
 def relevance(cosine: float, coverage: float, bm25: float) -> float:
     """Probability in [0, 1] that the record answers the query, from absolute signals only."""
-    logit = COSINE_WEIGHT * cosine + COVERAGE_WEIGHT * coverage + LEXICAL_WEIGHT * math.log1p(bm25) + INTERCEPT
-    return 1 / (1 + math.exp(-logit))
+    return float(relevances(np.array(cosine), np.array(coverage), np.array(bm25)))
+
+
+def relevances(cosine: np.ndarray, coverage: np.ndarray, bm25: np.ndarray) -> np.ndarray:
+    """`relevance` of many pairs at once (arrays of one shape; float64 for the same digits)."""
+    logit = COSINE_WEIGHT * cosine + COVERAGE_WEIGHT * coverage + LEXICAL_WEIGHT * np.log1p(bm25) + INTERCEPT
+    result: np.ndarray = 1 / (1 + np.exp(-logit))
+    return result
 
 
 def band(value: float) -> Band:
