@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.errors import AppError
 from app.web.auth import SignInRequired
 from app.web.csrf import CsrfRefused
-from app.web.pages import account, home, listings, search
+from app.web.pages import account, brokerage, home, listings, search, spreadsheets, stats, workflow
 from app.web.templating import render
 
 PREFIX = "/web"
@@ -40,7 +40,8 @@ def error_page(request: Request, status_code: int, message: str) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    for module in (account, home, search, listings):  # listings last: its /{side} would catch /users
+    # listings last: its /{side} and /{side}/{id} would catch /users, /brokerage, /imports/7, /proposals/…
+    for module in (account, home, search, workflow, brokerage, spreadsheets, stats, listings):
         app.include_router(module.router, prefix=PREFIX, include_in_schema=False)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="web-static")
 
