@@ -26,7 +26,7 @@ from app.errors import NotFound
 from app.schemas import Id
 from app.web.auth import WebUser, WebUserDep
 from app.web.csrf import FormDep
-from app.web.forms import attempt, nest, validate
+from app.web.forms import attempt, nest, placed, validate
 from app.web.templating import NAV, NavItem, render
 
 router = APIRouter()
@@ -35,6 +35,11 @@ NAV.append(NavItem("对接清单", "/web/brokerage", roles=("broker", "admin")))
 STAGE_LABELS = {"suggested": "推荐", "contacted": "已联系", "negotiating": "洽谈中", "contract_signed": "已签约", "dropped": "已放弃"}
 assert set(STAGE_LABELS) == set(SHORTLIST.states)
 CHANNEL_LABELS = {"phone": "电话", "visit": "走访", "meeting": "会议", "email": "邮件", "online": "线上", "other": "其他"}
+# The fields each of the page's forms shows (app/web/forms.placed).
+FORM_FIELDS = {
+    "move": ("reason",), "contact": ("contact_date", "channel", "parties", "notes"),
+    "contract": ("contract_type", "amount", "signed_on", "registration_number", "title", "note"),
+}
 # Parties are typed one per line (or separated by Chinese or Latin semicolons).
 _PARTY_SEPARATORS = re.compile(r"[\n;；]+")
 
@@ -83,7 +88,7 @@ def _entry_page(request: Request, entry_id: int, web_user: WebUser, session, *, 
         "moves": [stage for stage in SHORTLIST.allowed(entry.status) if stage != "contract_signed"] if may_work else [],
         "can_sign": may_work and "contract_signed" in SHORTLIST.allowed(entry.status), "may_work": may_work,
         "contracts": _contracts_of(session, entry.id, principal),
-        "errors": errors or {}, "values": values or {}, "target": target, "notice": notice,
+        "errors": placed(errors or {}, FORM_FIELDS[target]) if target else {}, "values": values or {}, "target": target, "notice": notice,
     }
     return render(request, "broker_entry.html", context, status_code=status_code)
 

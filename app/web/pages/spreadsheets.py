@@ -26,7 +26,7 @@ from app.schemas import Id
 from app.sides import LABELS
 from app.web.auth import WebUserDep
 from app.web.csrf import FormDep
-from app.web.forms import FormErrors, attempt
+from app.web.forms import FormErrors, attempt, placed
 from app.web.sides import WEB_SIDES
 from app.web.templating import NAV, NavItem, render
 
@@ -37,6 +37,8 @@ MODES = {"commit": "导入", "dry_run": "只检查，不写入"}
 JOB_LABELS = {"queued": "排队中", "running": "导入中", "done": "已完成", "failed": "失败"}
 EXPORT_FORMATS = {"xlsx": "Excel（.xlsx）", "csv": "CSV（UTF-8）"}
 FIRST_YEAR = 2020
+# The fields each of the page's forms shows (app/web/forms.placed).
+FORM_FIELDS = {"import": ("side", "mode", "file"), "export": (), "annual": ("year",)}
 
 
 def _side(side: str) -> str:
@@ -51,7 +53,8 @@ def _page(request: Request, web_user, *, values: dict | None = None, errors: dic
     this_year = date.today().year
     context = {
         "sides": LABELS, "modes": MODES, "formats": EXPORT_FORMATS, "years": range(this_year, FIRST_YEAR - 1, -1),
-        "can_import": web_user.role in ("owner", "admin"), "values": values or {}, "errors": errors or {}, "target": target,
+        "can_import": web_user.role in ("owner", "admin"), "values": values or {},
+        "errors": placed(errors or {}, FORM_FIELDS[target]) if target else {}, "target": target,
     }
     return render(request, "spreadsheets.html", context, status_code=status_code)
 

@@ -21,7 +21,7 @@ from app.proposals.status import MILESTONE, OPEN
 from app.schemas import Id
 from app.web.auth import WebUser, WebUserDep
 from app.web.csrf import FormDep
-from app.web.forms import attempt, nest, validate
+from app.web.forms import attempt, nest, placed, validate
 from app.web.templating import render
 
 router = APIRouter()
@@ -35,6 +35,11 @@ assert set(MILESTONE_LABELS) == set(MILESTONE.states)
 # The demand's outcome: verb in the address → (target state, button, whether a reason is required).
 OUTCOMES = {
     "complete": ("completed", "验收通过，结项", False), "fail": ("failed", "判定失败", True), "terminate": ("terminated", "终止", True),
+}
+# The fields each of the page's forms shows (app/web/forms.placed), by the form's name before its ids.
+FORM_FIELDS = {
+    "shortlist": (), "reject": ("reason",), "award": ("deliverables", "amount", "milestones"), "milestone": ("report", "reason"),
+    "outcome": ("reason",),
 }
 # Extra empty milestone rows offered in the award form after the proposal's own schedule.
 SPARE_ROWS = 1
@@ -55,7 +60,8 @@ def _page(request: Request, demand_id: int, web_user: WebUser, session, *, error
         "outcomes": {verb: (label, needs_reason) for verb, (state, label, needs_reason) in OUTCOMES.items()
                      if state in demand.lifecycle.allowed(demand.status)} if principal.can_manage(demand.owner_org_id) else {},
         "proposal_labels": PROPOSAL_LABELS, "milestone_labels": MILESTONE_LABELS, "spare_rows": SPARE_ROWS,
-        "errors": errors or {}, "values": values or {}, "target": target, "notice": notice,
+        "errors": placed(errors or {}, FORM_FIELDS[target.split("-")[0]]) if target else {}, "values": values or {}, "target": target,
+        "notice": notice,
     }
     return render(request, "proposals.html", context, status_code=status_code)
 
