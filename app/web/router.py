@@ -40,10 +40,10 @@ def error_page(request: Request, status_code: int, message: str) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    # listings last: its /{side} and /{side}/{id} would catch /users, /brokerage, /imports/7, /proposals/…
+    # The static files first and listings last: its /{side}/{id} would catch /static/style.css, /imports/7, /proposals/…
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="web-static")
     for module in (account, home, search, workflow, brokerage, spreadsheets, stats, listings):
         app.include_router(module.router, prefix=PREFIX, include_in_schema=False)
-    app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="web-static")
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
