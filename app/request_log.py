@@ -31,6 +31,13 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+def _caller(principal) -> str:
+    """`key=ID` for an API key, `user=ID` for a person signed in to the web pages."""
+    if principal is not None and principal.user_id is not None:
+        return f"user={principal.user_id}"
+    return f"key={principal.key_id if principal else '-'}"
+
+
 def _request_id(request: Request) -> str:
     offered = request.headers.get(REQUEST_ID_HEADER, "")
     return offered if _ACCEPTED_ID.fullmatch(offered) else uuid.uuid4().hex[:16]
@@ -53,12 +60,12 @@ async def log_request(request: Request, call_next):
         response.headers[REQUEST_ID_HEADER] = request_id
         principal = getattr(request.state, "principal", None)
         request_log.info(
-            "%s %s %d %.1fms key=%s",
+            "%s %s %d %.1fms %s",
             request.method,
             request.url.path,
             response.status_code,
             (time.perf_counter() - started) * 1000,
-            principal.key_id if principal else "-",
+            _caller(principal),
         )
         return response
     finally:

@@ -1,13 +1,19 @@
 """The web workspace's sign-in rules and its shared permissions, over HTTP (both databases)."""
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
+from fastapi.testclient import TestClient
 from payloads import demand
 from sqlalchemy import select, update
 from web_support import PASSWORD, add_user, csrf_of, sign_in
 
+from app.config import Settings
 from app.database import session_scope, utcnow
 from app.demands.models import Demand
+from app.main import create_app
 from app.users.models import User, WebSession
 
 
@@ -111,3 +117,26 @@ def test_a_reader_cannot_post(client, app, world):
     assert posted.status_code == 422 and "无权修改 / role &#39;reader&#39; may not create demands" in posted.text
     with session_scope(app.state.session_factory, read_only=True) as session:
         assert session.scalar(select(Demand).where(Demand.title == "读者不能发布")) is None
+
+
+def test_create_user_on_the_command_line_then_sign_in(tmp_path):
+    """`techmatch create-user` reads the password from standard input and prints only the new id."""
+    env = {**os.environ, "TECHMATCH_DATA_DIR": str(tmp_path)}
+    env.pop("TECHMATCH_DATABASE_URL", None)
+    techmatch = os.path.join(os.path.dirname(sys.executable), "techmatch")
+
+    def run(*args, password=""):
+        return subprocess.run([techmatch, *args], input=password, capture_output=True, text=True, env=env, timeout=120)
+
+    assert run("db", "upgrade").returncode == 0
+    org = run("create-org", "--name", "吉林大学", "--kind", "university").stdout.strip()
+    created = run("create-user", "--org", org, "--role", "owner", "--name", "李教授", "--email", "Li@JLU.edu.cn",
+                  password=PASSWORD + "\n")
+    assert created.returncode == 0 and created.stdout.strip().isdigit(), created.stderr
+    short = run("create-user", "--org", org, "--role", "owner", "--name", "张", "--phone", "13800000009", password="short\n")
+    assert short.returncode == 1 and short.stdout == "" and "password" in short.stderr
+    again = run("create-user", "--org", org, "--role", "reader", "--name", "李", "--email", "li@jlu.edu.cn", password=PASSWORD + "\n")
+    assert again.returncode == 1 and "已被其他用户使用" in again.stderr
+    with TestClient(create_app(Settings(data_dir=tmp_path))) as client:
+        assert sign_in(client, "li@jlu.edu.cn").status_code == 303
+        assert "李教授" in client.get("/web/").text

@@ -40,9 +40,10 @@ def error_page(request: Request, status_code: int, message: str) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    # The static files first and listings last: its /{side}/{id} would catch /static/style.css, /imports/7, /proposals/…
+    # First the static files, then the pages, listings last: their /{side}/… paths would catch the others.
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="web-static")
     for module in (account, home, search, workflow, brokerage, spreadsheets, stats, listings):
+        app.include_router(module.router, prefix=PREFIX, include_in_schema=False)
         app.include_router(module.router, prefix=PREFIX, include_in_schema=False)
 
     @app.get("/", include_in_schema=False)
