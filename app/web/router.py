@@ -44,7 +44,6 @@ def install(app: FastAPI) -> None:
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="web-static")
     for module in (account, home, search, workflow, brokerage, spreadsheets, stats, listings):
         app.include_router(module.router, prefix=PREFIX, include_in_schema=False)
-        app.include_router(module.router, prefix=PREFIX, include_in_schema=False)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
