@@ -4,7 +4,7 @@ A declared Content-Length over the cap is refused at once; a chunked body is cou
 arrives and refused when it crosses the cap (FastAPI lets an HTTPException raised while
 reading the body through to the error handlers). Both answer in the common error shape.
 
-Spreadsheet uploads (`POST /api/v1/imports`) have their own, larger cap: the application's
+Spreadsheet uploads (`POST /api/v1/imports`, and the web workspace's `POST /web/imports`) have their own, larger cap: the application's
 `settings.import_max_bytes`.
 """
 
@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import error_response
 
-UPLOAD_PATHS = ("/api/v1/imports",)
+UPLOAD_PATHS = ("/api/v1/imports", "/web/imports")
 
 
 class BodySizeLimit:

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field, create_model
+from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from app.achievements.views import SIDE as ACHIEVEMENTS
 from app.api_docs import download
+from app.auth import Principal
 from app.database import session_scope
 from app.demands.views import SIDE as DEMANDS
 from app.dependencies import PrincipalDep, SessionDep
@@ -62,22 +64,29 @@ def _add_side(side: ListingSide) -> None:
         """The same filters and `sort` as the list endpoint; `page` and `size` are ignored. Headers are
         the import template's, so the file imports back unchanged."""
         asked: Any = query  # its model is built above, at run time
-        statement = listings.all_matching(model=side.model, query=asked, actor=principal)
-        stamp = date.today().strftime("%Y%m%d")
-        if asked.format == "csv":
-            factory = request.app.state.session_factory
-
-            def stream():
-                with session_scope(factory, read_only=True) as own:
-                    yield from export.csv_chunks(own, name, listings.iter_records(own, statement))
-
-            headers = {"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'}
-            return StreamingResponse(stream(), media_type="text/csv; charset=utf-8", headers=headers)
-        path = _temp_path(f"{name}-{stamp}.xlsx")
-        export.write_xlsx(session, name, listings.iter_records(session, statement), path, LABELS[name])
-        return FileResponse(path, media_type=XLSX, filename=path.name, background=BackgroundTask(_remove, path))
+        return list_file(request, session, side=side, query=asked, file_format=asked.format, actor=principal)
 
     export_side.__name__ = f"export_{name}"
+
+
+def list_file(request: Request, session: Session, *, side: ListingSide, query: Any, file_format: str, actor: Principal) -> Response:
+    """The records of `side` passing the list `query` as a download (.xlsx, or streamed .csv);
+    the API's export and the web workspace's both answer with it."""
+    name = side.path
+    statement = listings.all_matching(model=side.model, query=query, actor=actor)
+    stamp = date.today().strftime("%Y%m%d")
+    if file_format == "csv":
+        factory = request.app.state.session_factory
+
+        def stream():
+            with session_scope(factory, read_only=True) as own:
+                yield from export.csv_chunks(own, name, listings.iter_records(own, statement))
+
+        headers = {"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'}
+        return StreamingResponse(stream(), media_type="text/csv; charset=utf-8", headers=headers)
+    path = _temp_path(f"{name}-{stamp}.xlsx")
+    export.write_xlsx(session, name, listings.iter_records(session, statement), path, LABELS[name])
+    return FileResponse(path, media_type=XLSX, filename=path.name, background=BackgroundTask(_remove, path))
 
 
 _add_side(DEMANDS)
@@ -100,6 +109,11 @@ def export_annual(
     `year`, grouped by field, with a 汇总 cover of totals per field and region. Within a field:
     demands by reward/budget descending, achievements by maturity then number of patents,
     then the earlier publication first."""
+    return annual_file(session, side=side, year=year)
+
+
+def annual_file(session: Session, *, side: str, year: int) -> FileResponse:
+    """The year's 清单 of `side` as a download (the API's and the web workspace's)."""
     path = _temp_path(f"{side}-annual-{year}.xlsx")
     write_annual(session, model=listing_model(side), side=side, year=year, path=path)
     filename = f"{year}年{TITLES[side]}.xlsx"

@@ -18,12 +18,16 @@ from fastapi import (
     UploadFile,
 )
 from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from app.api_docs import download
+from app.auth import Principal
 from app.dependencies import PrincipalDep, SessionDep
 from app.errors import InvalidInput
 from app.imports import service
+from app.imports.models import ImportJob
 from app.imports.schemas import ImportJobRead, Mode
 from app.imports.template import write_template
 from app.schemas import Id
@@ -54,16 +58,20 @@ def create_import(
     side = side or side_form
     if side is None:
         raise InvalidInput("side is required: demands or achievements", ["query", "side"])
+    return start(
+        request, background, session, side=side, mode=mode or mode_form or "commit",
+        all_or_nothing=bool(all_or_nothing if all_or_nothing is not None else all_or_nothing_form), file=file, actor=principal,
+    )
+
+
+def start(request: Request, background: BackgroundTasks, session: Session, *, side: str, mode: str, all_or_nothing: bool,
+          file: StarletteUploadFile, actor: Principal) -> ImportJob:
+    """Queues the upload as a job and wakes this process's runner once the request has committed
+    (the API's upload and the web workspace's)."""
     data = file.file.read(request.app.state.settings.import_max_bytes + 1)
     job = service.create_job(
-        session,
-        settings=request.app.state.settings,
-        side=side,
-        mode=mode or mode_form or "commit",
-        all_or_nothing=bool(all_or_nothing if all_or_nothing is not None else all_or_nothing_form),
-        filename=file.filename or "",
-        data=data,
-        actor=principal,
+        session, settings=request.app.state.settings, side=side, mode=mode, all_or_nothing=all_or_nothing,
+        filename=file.filename or "", data=data, actor=actor,
     )
     runner = request.app.state.import_runner
     if runner is not None:
@@ -78,6 +86,11 @@ def create_import(
     responses=download("The workbook, headers in Chinese with an example row", XLSX),
 )
 def get_template(side: Annotated[SideName, Query()], principal: PrincipalDep):
+    return template_file(side)
+
+
+def template_file(side: str) -> FileResponse:
+    """The import template of `side` as a download (the API's and the web workspace's)."""
     folder = tempfile.mkdtemp(prefix="techmatch-template-")
     path = write_template(side, Path(folder) / f"{side}_template.xlsx")
     name = f"{LABELS[side]}导入模板.xlsx"

@@ -1,10 +1,11 @@
 """Routes for statistics: /stats."""
 
+from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter, Query, Response
 
-from app.catalog.regions import parse_region
+from app.catalog.regions import Region, parse_region
 from app.dependencies import PrincipalDep, SessionDep
 from app.errors import InvalidInput
 from app.schemas import PlausibleDate
@@ -33,15 +34,20 @@ def get_stats(
     end: PlausibleDate | None = Query(None, alias="to", description="last day, inclusive (China time)"),
     format: Literal["json", "csv"] = "json",
 ):
+    stats = service.compute(session, region=checked_filters(region, start, end), start=start, end=end)
+    if format == "csv":
+        return Response(
+            service.to_csv(stats), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": 'attachment; filename="stats.csv"'}
+        )
+    return stats
+
+
+def checked_filters(region: str | None, start: date | None, end: date | None) -> Region | None:
+    """The region to count in (None: everywhere); 422 for an unknown region or a range that ends before it starts."""
     try:
         parsed = parse_region(region) if region else None
     except ValueError as error:
         raise InvalidInput(str(error), ["query", "region"]) from None
     if start and end and start > end:
         raise InvalidInput("from is after to", ["query", "to"])
-    stats = service.compute(session, region=parsed, start=start, end=end)
-    if format == "csv":
-        return Response(
-            service.to_csv(stats), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": 'attachment; filename="stats.csv"'}
-        )
-    return stats
+    return parsed

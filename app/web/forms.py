@@ -105,3 +105,15 @@ def attempt(session: Session, action: Callable[[], T]) -> tuple[T | None, dict[s
     except (FormErrors, AppError) as error:
         session.rollback()
         return None, (error if isinstance(error, FormErrors) else FormErrors.of(error)).errors
+
+
+def placed(errors: dict[str, str], fields: tuple[str, ...]) -> dict[str, str]:
+    """`errors` for a form showing `fields`: a message about anything else (a state named by the
+    service's `loc`, a hidden input) goes to the form as a whole (""), so no message is lost."""
+    shown: dict[str, str] = {}
+    for key, message in errors.items():
+        if any(key == name or key.startswith(name + ".") for name in fields):
+            shown[key] = message
+        else:
+            shown[""] = f"{shown['']}；{message}" if "" in shown else message
+    return shown

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.errors import AppError
 from app.web.auth import SignInRequired
 from app.web.csrf import CsrfRefused
-from app.web.pages import account, home, listings, search
+from app.web.pages import account, brokerage, home, listings, search, spreadsheets, stats, workflow
 from app.web.templating import render
 
 PREFIX = "/web"
@@ -42,7 +42,7 @@ def error_page(request: Request, status_code: int, message: str) -> Response:
 def install(app: FastAPI) -> None:
     # First the static files, then the pages, listings last: their /{side}/… paths would catch the others.
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="web-static")
-    for module in (account, home, search, listings):
+    for module in (account, home, search, workflow, brokerage, spreadsheets, stats, listings):
         app.include_router(module.router, prefix=PREFIX, include_in_schema=False)
 
     @app.get("/", include_in_schema=False)
