@@ -161,11 +161,11 @@ def update_record(side: str, record_id: Id, request: Request, web_user: WebUserD
         listings.check_version(record, f'"{version}"')
         return listings.update(session, record=record, data=validate(spec.update, values), actor=web_user.principal)
 
-    refused = attempt(session, save)
-    if isinstance(refused, FormErrors):
+    saved = attempt(session, save)
+    if isinstance(saved, FormErrors):
         current = listings.get_visible_or_raise(session, model=spec.model, record_id=record_id, actor=web_user.principal)
-        return _form_page(request, side, record=current, values={**values, "version": version}, errors=refused.errors,
-                          status_code=refused.status_code)
+        return _form_page(request, side, record=current, values={**values, "version": version}, errors=saved.errors,
+                          status_code=saved.status_code)
     return RedirectResponse(f"/web/{side}/{record_id}", status_code=303)
 
 
