@@ -93,3 +93,26 @@ def test_a_university_applies_to_a_demand(page, people, site):
     proposals = httpx.get(f"{site.service.url}/demands/{created.json()['id']}/proposals",
                           headers={"Authorization": f"Bearer {people['keys']['university']}"}, timeout=30).json()
     assert [(p["status"], p["lead"]["name"], p["schedule"][0]["due_date"]) for p in proposals] == [("submitted", "李教授", "2030-06-30")]
+
+
+def test_after_a_proposal_the_demand_owner_finds_it_waiting_on_the_home_page(page, people, site):
+    body = {**demand(title="驱动电机控制器低温冷启动", application_deadline=None), "status": "published"}
+    created = httpx.post(f"{site.service.url}/demands", json=body, headers={"Authorization": f"Bearer {people['keys']['enterprise']}"},
+                         timeout=120)
+    assert created.status_code == 201, created.text
+    demand_id = created.json()["id"]
+    proposal = {"technical_approach": "电机控制器功率器件的低温预热与分级启动策略。", "lead": {"name": "李教授"},
+                "schedule": [{"title": "完成台架试验", "due_date": "2030-03-31"}]}
+    applied = httpx.post(f"{site.service.url}/demands/{demand_id}/proposals", json=proposal,
+                         headers={"Authorization": f"Bearer {people['keys']['university']}"}, timeout=60)
+    assert applied.status_code == 201, applied.text
+    sign_in_page(page, "13800000001")
+    waiting = page.locator("#waiting-list")
+    assert waiting.get_by_role("heading", name="待审核的揭榜申请").is_visible()
+    row = waiting.locator("li").filter(has_text=f"需求「驱动电机控制器低温冷启动」的揭榜申请 {applied.json()['id']}（挂帅人 李教授）")
+    assert row.count() == 1 and "待审核" in row.inner_text()
+    row.get_by_role("link").click()
+    page.wait_for_url(f"**/web/demands/{demand_id}")
+    assert page.get_by_role("heading", name="驱动电机控制器低温冷启动").is_visible()
+    page.go_back()
+    page.wait_for_url("**/web/")

@@ -128,6 +128,21 @@ def get_all(session: Session, *, query: ShortlistQuery, actor: Principal) -> lis
     return list(session.scalars(statement.order_by(ShortlistEntry.id.desc())))
 
 
+def get_to_work_on(session: Session, *, actor: Principal) -> list[tuple[ShortlistEntry, Demand, Achievement]]:
+    """A broker's organization's active entries (suggested, contacted, negotiating), the least
+    recently moved first: each waits for its next contact, stage or drop. Empty for other roles."""
+    if actor.role != "broker":
+        return []
+    rows = session.execute(
+        select(ShortlistEntry, Demand, Achievement)
+        .join(Demand, ShortlistEntry.demand_id == Demand.id)
+        .join(Achievement, ShortlistEntry.achievement_id == Achievement.id)
+        .where(ShortlistEntry.broker_org_id == actor.org_id, ShortlistEntry.status.in_(ACTIVE))
+        .order_by(ShortlistEntry.updated_at, ShortlistEntry.id)
+    )
+    return [(entry, demand, achievement) for entry, demand, achievement in rows]
+
+
 def _require_worker(entry: ShortlistEntry, actor: Principal, verb: str) -> None:
     if not can_work_on(entry, actor):
         raise Forbidden(f"only the broker organization of shortlist entry {entry.id} or an admin may {verb} it")

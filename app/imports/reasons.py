@@ -6,7 +6,7 @@ error's context (`max_length`, `ge`, …), and the original message follows afte
 
 from pydantic_core import ErrorDetails
 
-from app.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
+from app.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
 
 _PYDANTIC: dict[str, str] = {
     "missing": "必填项缺失",
@@ -38,6 +38,7 @@ _APP_ERRORS: list[tuple[type[AppError], str]] = [
     (Conflict, "与记录当前状态冲突"),
     (NotFound, "记录不存在"),
     (Forbidden, "无权修改"),
+    (PreconditionFailed, "记录已被他人修改，请重新打开后再改"),
 ]
 
 

@@ -83,6 +83,20 @@ def get_own(session: Session, *, actor: Principal) -> list[Interest]:
     return list(session.scalars(select(Interest).where(Interest.org_id == actor.org_id).order_by(Interest.id.desc())))
 
 
+def get_to_answer(session: Session, *, actor: Principal) -> list[tuple[Interest, Achievement]]:
+    """Pending interests in the caller's organization's achievements, oldest first: each waits for
+    its owners to accept or decline it. Empty for those who cannot answer (readers, brokers)."""
+    if not actor.can_manage(actor.org_id):
+        return []
+    rows = session.execute(
+        select(Interest, Achievement)
+        .join(Achievement, Interest.achievement_id == Achievement.id)
+        .where(Achievement.owner_org_id == actor.org_id, Interest.status == "pending")
+        .order_by(Interest.id)
+    )
+    return [(interest, achievement) for interest, achievement in rows]
+
+
 def _move(session: Session, interest: Interest, target: str, reply: str, actor: Principal) -> None:
     INTEREST.check(interest.status, target)
     history.record(

@@ -85,6 +85,38 @@ def get_own(session: Session, *, actor: Principal) -> list[Proposal]:
     return list(session.scalars(select(Proposal).where(Proposal.org_id == actor.org_id).order_by(Proposal.id.desc())))
 
 
+def get_to_review(session: Session, *, actor: Principal) -> list[tuple[Proposal, Demand]]:
+    """Open proposals (submitted, shortlisted) on the caller's organization's published demands,
+    oldest first: what its owners decide next. Empty for those who cannot decide (readers, brokers)."""
+    if not actor.can_manage(actor.org_id):
+        return []
+    rows = session.execute(
+        select(Proposal, Demand)
+        .join(Demand, Proposal.demand_id == Demand.id)
+        .where(Demand.owner_org_id == actor.org_id, Demand.status == "published", Proposal.status.in_(OPEN))
+        .order_by(Proposal.id)
+    )
+    return [(proposal, demand) for proposal, demand in rows]
+
+
+def get_milestones_to_accept(session: Session, *, actor: Principal) -> list[tuple[Milestone, Proposal, Demand]]:
+    """Milestones the winner reported on the caller's organization's in-progress demands, oldest
+    report first: each waits for its owners to accept or return it. Empty for those who cannot."""
+    if not actor.can_manage(actor.org_id):
+        return []
+    rows = session.execute(
+        select(Milestone, Proposal, Demand)
+        .join(Proposal, Milestone.proposal_id == Proposal.id)
+        .join(Demand, Proposal.demand_id == Demand.id)
+        .where(
+            Demand.owner_org_id == actor.org_id, Demand.status == "in_progress", Proposal.status == "awarded",
+            Milestone.status == "reported",
+        )
+        .order_by(Milestone.reported_at, Milestone.id)
+    )
+    return [(milestone, proposal, demand) for milestone, proposal, demand in rows]
+
+
 def _content(proposal: Proposal) -> dict:
     return to_jsonable_python({key: getattr(proposal, key) for key in _CONTENT})
 

@@ -4,7 +4,9 @@
 `schedule.0.title`; names ending in `[]` collect every value into a list); empty fields are
 left out, so an optional field left blank is simply not sent. `FormErrors` turns a
 `ValidationError` or a service's `AppError` into Chinese messages keyed by the same dotted
-names, which the `field` macro (templates/_form.html) shows beside each input.
+names, which the `field` macro (templates/_form.html) shows beside each input, and keeps the
+status the API would answer with (422 for bad input, the service's 403, 404, 409 or 412 for a
+refusal), so a page answers as the API does while still showing the form.
 """
 
 import re
@@ -60,19 +62,30 @@ def _lists(value: Any) -> Any:
     return {key: _lists(item) for key, item in value.items()}
 
 
-class FormErrors(Exception):
-    """Messages to show, keyed by dotted field name ("" for the form as a whole)."""
+def message_of(error: AppError) -> str:
+    """A service's error for a person: its own words when Chinese, else a Chinese gist (无权修改,
+    与记录当前状态冲突, …) before the API's English message."""
+    return error.msg if _CHINESE.search(error.msg) else reasons.of_app_error(error)
 
-    def __init__(self, errors: dict[str, str]):
+
+class FormErrors(Exception):
+    """Messages to show, keyed by dotted field name ("" for the form as a whole), and the
+    status to answer with."""
+
+    def __init__(self, errors: dict[str, str], status_code: int = 422):
         super().__init__(errors)
         self.errors = errors
+        self.status_code = status_code
+
+    def as_whole_form(self) -> "FormErrors":
+        """The messages as one, for a form whose fields are all hidden (nothing to show them beside)."""
+        return FormErrors({"": "；".join(dict.fromkeys(self.errors.values()))}, self.status_code)
 
     @classmethod
     def of(cls, error: ValidationError | AppError) -> "FormErrors":
         if isinstance(error, AppError):
-            message = error.msg if _CHINESE.search(error.msg) else reasons.of_app_error(error)
             in_body = error.loc[:1] == ["body"]
-            return cls({".".join(map(str, error.loc[1:])) if in_body else "": message})
+            return cls({".".join(map(str, error.loc[1:])) if in_body else "": message_of(error)}, error.status_code)
         errors: dict[str, str] = {}
         for problem in error.errors():
             key = ".".join(str(part) for part in problem["loc"])
@@ -96,15 +109,15 @@ def validate(model: type[BaseModel], data: dict[str, Any]) -> Any:
         raise FormErrors.of(error) from None
 
 
-
-def attempt(session: Session, action: Callable[[], T]) -> tuple[T | None, dict[str, str]]:
-    """Runs a page's change. On a form error or a service's refusal the transaction is rolled
-    back (nothing half-written is committed) and the messages come back to show in the form."""
+def attempt(session: Session, action: Callable[[], T]) -> T | FormErrors:
+    """Runs a page's change: its result, or on a form error or a service's refusal the
+    FormErrors to show (with their status), the transaction rolled back so nothing
+    half-written is committed."""
     try:
-        return action(), {}
+        return action()
     except (FormErrors, AppError) as error:
         session.rollback()
-        return None, (error if isinstance(error, FormErrors) else FormErrors.of(error)).errors
+        return error if isinstance(error, FormErrors) else FormErrors.of(error)
 
 
 def placed(errors: dict[str, str], fields: tuple[str, ...]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.errors import AppError
 from app.web.auth import SignInRequired
 from app.web.csrf import CsrfRefused
+from app.web.forms import message_of
 from app.web.pages import account, brokerage, home, listings, search, spreadsheets, stats, workflow
 from app.web.templating import render
 
@@ -62,7 +63,7 @@ def install(app: FastAPI) -> None:
 
     async def app_error(request: Request, exc: Exception) -> Response:
         if is_page(request) and isinstance(exc, AppError):
-            return error_page(request, exc.status_code, exc.msg)
+            return error_page(request, exc.status_code, message_of(exc))
         return await api_errors[AppError](request, exc)
 
     async def http_error(request: Request, exc: Exception) -> Response:

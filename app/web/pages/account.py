@@ -10,7 +10,7 @@ from app.users import service as users
 from app.users.schemas import UserCreate
 from app.web.auth import MaybeUserDep, WebUserDep, clear_session_cookie, set_session_cookie
 from app.web.csrf import FormDep
-from app.web.forms import attempt, nest, validate
+from app.web.forms import FormErrors, attempt, nest, validate
 from app.web.templating import NAV, NavItem, render
 
 router = APIRouter()
@@ -78,7 +78,7 @@ def invite(request: Request, web_user: WebUserDep, form: FormDep, session: Sessi
     values = nest(form)
     if not web_user.principal.is_admin:
         values["org_id"] = web_user.org_id  # owners invite into their own organization only
-    user, errors = attempt(session, lambda: users.invite(session, data=validate(UserCreate, values), actor=web_user.principal))
-    if errors:
-        return _users_page(request, session, web_user, values=values, errors=errors, status_code=422)
+    user = attempt(session, lambda: users.invite(session, data=validate(UserCreate, values), actor=web_user.principal))
+    if isinstance(user, FormErrors):
+        return _users_page(request, session, web_user, values=values, errors=user.errors, status_code=user.status_code)
     return _users_page(request, session, web_user, values={"org_id": values["org_id"], "role": "reader"}, errors={}, created=user)

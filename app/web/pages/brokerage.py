@@ -26,7 +26,7 @@ from app.errors import NotFound
 from app.schemas import Id
 from app.web.auth import WebUser, WebUserDep
 from app.web.csrf import FormDep
-from app.web.forms import attempt, nest, placed, validate
+from app.web.forms import FormErrors, attempt, nest, placed, validate
 from app.web.templating import NAV, NavItem, render
 
 router = APIRouter()
@@ -101,10 +101,11 @@ def entry_page(entry_id: Id, request: Request, web_user: WebUserDep, session: Se
 def _after(request: Request, web_user: WebUser, session, entry_id: int, target: str, values: dict[str, Any], action) -> Response:
     """Runs `action(entry)` on the locked entry; back to the entry page, with the messages if it was refused."""
     brokerage.get_visible_or_raise(session, entry_id=entry_id, actor=web_user.principal)  # 404 before anything else
-    _, errors = attempt(session, lambda: action(brokerage.get_visible_or_raise(session, entry_id=entry_id, actor=web_user.principal,
-                                                                                  lock=True)))
-    if errors:
-        return _entry_page(request, entry_id, web_user, session, errors=errors, values=values, target=target, status_code=422)
+    outcome = attempt(session, lambda: action(brokerage.get_visible_or_raise(session, entry_id=entry_id, actor=web_user.principal,
+                                                                                lock=True)))
+    if isinstance(outcome, FormErrors):
+        return _entry_page(request, entry_id, web_user, session, errors=outcome.errors, values=values, target=target,
+                           status_code=outcome.status_code)
     return RedirectResponse(f"/web/brokerage/{entry_id}?notice={target}", status_code=303)
 
 

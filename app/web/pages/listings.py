@@ -129,11 +129,11 @@ def create_record(side: str, request: Request, web_user: WebUserDep, form: FormD
     spec = side_of(side)
     values = _listing_values(form)
     values["status"] = "published" if form.get("action") == "publish" else "draft"
-    record, errors = attempt(session, lambda: listings.create(
+    record = attempt(session, lambda: listings.create(
         session, model=spec.model, data=validate(spec.create, values), actor=web_user.principal,
     ))
-    if record is None:
-        return _form_page(request, side, values=values, errors=errors, status_code=422)
+    if isinstance(record, FormErrors):
+        return _form_page(request, side, values=values, errors=record.errors, status_code=record.status_code)
     return RedirectResponse(f"/web/{side}/{record.id}", status_code=303)
 
 
@@ -161,10 +161,11 @@ def update_record(side: str, record_id: Id, request: Request, web_user: WebUserD
         listings.check_version(record, f'"{version}"')
         return listings.update(session, record=record, data=validate(spec.update, values), actor=web_user.principal)
 
-    record, errors = attempt(session, save)
-    if record is None:
+    saved = attempt(session, save)
+    if isinstance(saved, FormErrors):
         current = listings.get_visible_or_raise(session, model=spec.model, record_id=record_id, actor=web_user.principal)
-        return _form_page(request, side, record=current, values={**values, "version": version}, errors=errors, status_code=422)
+        return _form_page(request, side, record=current, values={**values, "version": version}, errors=saved.errors,
+                          status_code=saved.status_code)
     return RedirectResponse(f"/web/{side}/{record_id}", status_code=303)
 
 
@@ -184,8 +185,10 @@ def change_status(side: str, record_id: Id, verb: str, request: Request, web_use
     return RedirectResponse(f"/web/{side}/{record_id}", status_code=303)
 
 
-def _record_page(request: Request, side: str, record_id: int, web_user: WebUser, session, *, errors: dict | None = None,
-                 values: dict | None = None, notice: str = "", status_code: int = 200) -> Response:
+def _record_page(request: Request, side: str, record_id: int, web_user: WebUser, session, *, refused: FormErrors | None = None,
+                 values: dict | None = None, notice: str = "") -> Response:
+    """The record, its matches and its actions; after a refused action, the form again with the
+    messages and the refusal's own status (422 bad input, 403, 404, 409)."""
     spec = side_of(side)
     principal = web_user.principal
     record = listings.get_visible_or_raise(session, model=spec.model, record_id=record_id, actor=principal)
@@ -206,9 +209,9 @@ def _record_page(request: Request, side: str, record_id: int, web_user: WebUser,
         and record.status == "published",
         "can_register_interest": side == "achievements" and principal.role == "owner" and record.owner_org_id != principal.org_id
         and record.status == "published",
-        "errors": errors or {}, "values": values or {}, "notice": notice, "schedule_rows": range(SCHEDULE_ROWS),
+        "errors": refused.errors if refused else {}, "values": values or {}, "notice": notice, "schedule_rows": range(SCHEDULE_ROWS),
     }
-    return render(request, "record.html", context, status_code=status_code)
+    return render(request, "record.html", context, status_code=refused.status_code if refused else 200)
 
 
 @router.get("/{side}/{record_id}", name="record")
@@ -226,9 +229,9 @@ def apply(record_id: Id, request: Request, web_user: WebUserDep, form: FormDep, 
         data = validate(ProposalCreate, values)
         return proposals.submit(session, demand=demand, data=data, actor=web_user.principal, today=china_today())
 
-    proposal, errors = attempt(session, submit)
-    if proposal is None:
-        return _record_page(request, "demands", record_id, web_user, session, errors=errors, values=values, status_code=422)
+    proposal = attempt(session, submit)
+    if isinstance(proposal, FormErrors):
+        return _record_page(request, "demands", record_id, web_user, session, refused=proposal, values=values)
     return RedirectResponse(f"/web/demands/{record_id}?notice=applied-{proposal.id}", status_code=303)
 
 
@@ -240,9 +243,9 @@ def register_interest(record_id: Id, request: Request, web_user: WebUserDep, for
         achievement = interests.get_achievement_or_raise(session, achievement_id=record_id, actor=web_user.principal)
         return interests.register(session, achievement=achievement, data=validate(InterestCreate, values), actor=web_user.principal)
 
-    interest, errors = attempt(session, register)
-    if interest is None:
-        return _record_page(request, "achievements", record_id, web_user, session, errors=errors, values=values, status_code=422)
+    interest = attempt(session, register)
+    if isinstance(interest, FormErrors):
+        return _record_page(request, "achievements", record_id, web_user, session, refused=interest, values=values)
     return RedirectResponse(f"/web/achievements/{record_id}?notice=interest-{interest.id}", status_code=303)
 
 
@@ -251,7 +254,7 @@ def shortlist(side: str, record_id: Id, request: Request, web_user: WebUserDep, 
     """A broker adds a pair from the record's matches to its 对接清单."""
     side_of(side)
     values = nest(form)
-    entry, errors = attempt(session, lambda: brokerage.create(session, data=validate(ShortlistCreate, values), actor=web_user.principal))
-    if entry is None:
-        return _record_page(request, side, record_id, web_user, session, errors=errors, status_code=422)
+    entry = attempt(session, lambda: brokerage.create(session, data=validate(ShortlistCreate, values), actor=web_user.principal))
+    if isinstance(entry, FormErrors):
+        return _record_page(request, side, record_id, web_user, session, refused=entry.as_whole_form())
     return RedirectResponse(f"/web/{side}/{record_id}?notice=shortlisted-{entry.id}", status_code=303)

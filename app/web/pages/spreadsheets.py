@@ -86,9 +86,9 @@ def upload(request: Request, background: BackgroundTasks, web_user: WebUserDep, 
         return start(request, background, session, side=values["side"], mode=values["mode"],
                      all_or_nothing=bool(values["all_or_nothing"]), file=file, actor=web_user.principal)
 
-    job, errors = attempt(session, queue)
-    if job is None:
-        return _page(request, web_user, values=values, errors=errors, target="import", status_code=422)
+    job = attempt(session, queue)
+    if isinstance(job, FormErrors):
+        return _page(request, web_user, values=values, errors=job.errors, target="import", status_code=job.status_code)
     return RedirectResponse(f"/web/imports/{job.id}", status_code=303)
 
 

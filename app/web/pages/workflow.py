@@ -21,7 +21,7 @@ from app.proposals.status import MILESTONE, OPEN
 from app.schemas import Id
 from app.web.auth import WebUser, WebUserDep
 from app.web.csrf import FormDep
-from app.web.forms import attempt, nest, placed, validate
+from app.web.forms import FormErrors, attempt, nest, placed, validate
 from app.web.templating import render
 
 router = APIRouter()
@@ -80,9 +80,10 @@ def _act(request: Request, web_user: WebUser, session, proposal_id: int, target:
         proposal, demand = proposals.get_visible_or_raise(session, proposal_id=proposal_id, actor=web_user.principal, lock=True)
         return action(proposal, demand)
 
-    _, errors = attempt(session, run)
-    if errors:
-        return _page(request, demand_id, web_user, session, errors=errors, values=values, target=target, status_code=422)
+    outcome = attempt(session, run)
+    if isinstance(outcome, FormErrors):
+        return _page(request, demand_id, web_user, session, errors=outcome.errors, values=values, target=target,
+                     status_code=outcome.status_code)
     return RedirectResponse(f"/web/demands/{demand_id}/proposals?notice={target}#{target}", status_code=303)
 
 
@@ -157,7 +158,8 @@ def outcome(demand_id: Id, verb: str, request: Request, web_user: WebUserDep, fo
         demand = proposals.get_demand_or_raise(session, demand_id=demand_id, actor=web_user.principal, lock=True)
         return proposals.finish_demand(session, demand=demand, target=state, reason=reason, actor=web_user.principal)
 
-    _, errors = attempt(session, finish)
-    if errors:
-        return _page(request, demand_id, web_user, session, errors=errors, values=values, target=f"outcome-{verb}", status_code=422)
+    outcome = attempt(session, finish)
+    if isinstance(outcome, FormErrors):
+        return _page(request, demand_id, web_user, session, errors=outcome.errors, values=values, target=f"outcome-{verb}",
+                     status_code=outcome.status_code)
     return RedirectResponse(f"/web/demands/{demand_id}/proposals?notice=outcome-{verb}", status_code=303)
