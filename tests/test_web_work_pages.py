@@ -59,7 +59,7 @@ def test_only_the_demand_owner_awards_and_other_organizations_see_no_proposals(c
     assert page.status_code == 200 and "脉冲自加热" in page.text  # the owning organization reads its proposals
     assert "授榜（签订军令状）" not in page.text  # but a reader is offered no decision
     refused = client.post(f"/web/proposals/{proposal_id}/award", data={**award, "csrf_token": token})
-    assert refused.status_code == 422 and "无权修改" in refused.text
+    assert refused.status_code == 403 and "无权修改" in refused.text
     assert _count(app, Proposal, Proposal.status == "awarded") == 0
 
     token = _as(client, app, org_id=world.ent_b_id, role="owner", phone="13900000012")
@@ -87,8 +87,8 @@ def test_milestones_are_reported_by_the_winner_and_accepted_by_the_owner(client,
 
     owner = _as(client, app, org_id=world.ent_a_id, role="owner", phone="13800000021")
     early = client.post(f"/web/proposals/{proposal_id}/milestones/1/accept", data={"csrf_token": owner})
-    assert early.status_code == 422 and "与记录当前状态冲突" in early.text  # nothing reported yet: 409 shown in Chinese
-    assert client.post(f"/web/proposals/{proposal_id}/milestones/1/report", data={"report": "完成", "csrf_token": owner}).status_code == 422
+    assert early.status_code == 409 and "与记录当前状态冲突" in early.text  # nothing reported yet: 409 shown in Chinese
+    assert client.post(f"/web/proposals/{proposal_id}/milestones/1/report", data={"report": "完成", "csrf_token": owner}).status_code == 403
 
     winner = _as(client, app, org_id=world.uni_id, role="owner", phone="13700000022")
     empty = client.post(f"/web/proposals/{proposal_id}/milestones/1/report", data={"report": "", "csrf_token": winner})
@@ -122,7 +122,7 @@ def test_the_broker_board_moves_a_pair_records_contacts_and_signs_it_with_a_cont
     early = client.post(f"/web/brokerage/{entry_id}/contract", data={
         "contract_type": "licensing", "amount": "1200000", "signed_on": TODAY.isoformat(), "csrf_token": broker,
     })
-    assert early.status_code == 422 and "与记录当前状态冲突" in early.text  # a suggested pair cannot sign yet
+    assert early.status_code == 409 and "与记录当前状态冲突" in early.text  # a suggested pair cannot sign yet
     no_reason = client.post(f"/web/brokerage/{entry_id}/status", data={"status": "dropped", "csrf_token": broker})
     assert no_reason.status_code == 422 and "a dropped pair needs a reason" in no_reason.text
     bad_contact = client.post(f"/web/brokerage/{entry_id}/contacts",
@@ -147,7 +147,7 @@ def test_the_broker_board_moves_a_pair_records_contacts_and_signs_it_with_a_cont
     owner = _as(client, app, org_id=world.ent_a_id, role="owner", phone="13800000032")
     assert client.get(f"/web/brokerage/{entry_id}").status_code == 200
     refused = client.post(f"/web/brokerage/{entry_id}/contacts", data={**contact, "csrf_token": owner})
-    assert refused.status_code == 422 and "无权修改" in refused.text
+    assert refused.status_code == 403 and "无权修改" in refused.text
     assert _count(app, ContactRecord) == 1 and _count(app, Contract) == 1
     _as(client, app, org_id=world.ent_b_id, role="owner", phone="13900000033")
     assert client.get(f"/web/brokerage/{entry_id}").status_code == 404
@@ -170,7 +170,7 @@ def test_an_upload_needs_its_token_and_an_owner_and_its_page_shows_the_row_repor
     reader = _as(client, app, org_id=world.ent_a_id, role="reader", phone="13800000041")
     assert client.post("/web/imports", data={"side": "demands", "mode": "commit"}, files=files).status_code == 403
     refused = client.post("/web/imports", data={"side": "demands", "mode": "commit", "csrf_token": reader}, files=files)
-    assert refused.status_code == 422 and "无权修改" in refused.text
+    assert refused.status_code == 403 and "无权修改" in refused.text
 
     owner = _as(client, app, org_id=world.ent_a_id, role="owner", phone="13800000042")
     wrong = client.post("/web/imports", data={"side": "demands", "mode": "commit", "csrf_token": owner},
