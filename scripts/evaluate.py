@@ -27,7 +27,8 @@ hold on demands they were not chosen on; --fit-relevance refits the relevance
 model and thresholds (app/matching/relevance.py) and prints them. Short queries
 (titles, keyword pairs, nonsense) are reported and fitted on too, so one rare word
 matched is not read as a strong match. A few English titles of Chinese papers
-measure cross-lingual recall.
+measure cross-lingual recall. The answerable demands are also stored as demand
+records and matched record to record (search_like), as a stored demand is.
 
     python scripts/evaluate.py [--corpus PATH] [--limit N] [--halves] [--cache FILE]
                                [--task titles|demands|all] [--demands PATH] [--fit-relevance]
@@ -68,6 +69,7 @@ METHODS = {
     "+smoothing": dict(lexical_prf_docs=0, propagate_docs=0, exact_weight=0),
     "+lexical prf": dict(propagate_docs=0, exact_weight=0),
     "+propagation": dict(exact_weight=0),
+    "every query short": dict(description_words=10**9),  # feedback and propagation for descriptions too
     "default (shipped)": {},  # + the exact-term blend for queries of at most three words
 }
 """Engine settings per method; anything not given keeps the MatchEngine default."""
@@ -355,6 +357,7 @@ def run_demands(keeper, factory, rows: list[dict], args) -> list[str]:
             m = rank_metrics([{"rank": ranks[i]} for i in ids if i in ranks])
             lines.append(f"{'engine':<18} {subset:<7} {method:<18} {m['n']:4d} {m['R@1']:6.3f} {m['R@10']:6.3f} {m['MRR@10']:7.3f}")
     apply_method(keeper.engine, {})
+    lines += stored_demands(keeper.engine, demands, texts, record_of, subsets)
     log("  demands / POST /match")
     outcomes = demand_outcomes(service_matches(keeper, factory, texts, k=10), demands, record_of)
     short_queries = short_query_set(rows)
@@ -374,6 +377,23 @@ def run_demands(keeper, factory, rows: list[dict], args) -> list[str]:
             lines.append(f"{language} titles of {len(english)} papers: R@1 {sum(r == 1 for r in ranks)}, "
                          f"R@10 {sum(r is not None for r in ranks)}, "
                          f"called no good match {sum(r['no_good_match'] for r in found)}")
+    return lines
+
+
+def stored_demands(engine: MatchEngine, demands: list[dict], texts: list[str], record_of: dict[str, int],
+                   subsets: dict[str, list[int]]) -> list[str]:
+    """The answerable demands stored as demand records and matched record to record (search_like, no encoding of
+    a query: the demand's own vector and its most characteristic terms), as a stored demand's matches are."""
+    log("  demands / stored demand records")
+    ids = list(range(1, len(demands) + 1))
+    engine.add_encoded("demands", ids, engine.encoder.encode_documents(texts), texts)
+    ranks = {i: rank_of([m.id for m in engine.search_like(SIDE, "demands", i + 1, k=10)], record_of[d["paper_id"]])
+             for i, d in enumerate(demands) if d["paper_id"] is not None}
+    lines = []
+    for subset, members in subsets.items():
+        m = rank_metrics([{"rank": ranks[i]} for i in members if i in ranks])
+        lines.append(f"{'stored demand':<18} {subset:<7} {'record to record':<18} {m['n']:4d} {m['R@1']:6.3f} "
+                     f"{m['R@10']:6.3f} {m['MRR@10']:7.3f}")
     return lines
 
 

@@ -25,13 +25,13 @@ import numpy as np
 Band = Literal["strong", "possible", "weak"]
 
 # Logistic weights, fitted by scripts/evaluate.py --fit-relevance.
-COSINE_WEIGHT = 31.06
-COVERAGE_WEIGHT = 5.07
-LEXICAL_WEIGHT = 2.49
-INTERCEPT = -34.38
+COSINE_WEIGHT = 31.09
+COVERAGE_WEIGHT = 4.93
+LEXICAL_WEIGHT = 2.13
+INTERCEPT = -32.98
 # Band thresholds on relevance, chosen on the same task (see README).
-STRONG = 0.365
-POSSIBLE = 0.06
+STRONG = 0.468
+POSSIBLE = 0.051
 
 
 def relevance(cosine: float, coverage: float, bm25: float) -> float:

@@ -161,10 +161,11 @@ def _rank(
             continue
         profile = profile_of(record)
         factors = adjustments(source, profile, region)
-        score = min(1.0, max(0.0, candidate.score + sum(f.effect for f in factors)))
-        scored.append((score, candidate, record, profile, factors))
+        scored.append((candidate.score + sum(f.effect for f in factors), candidate, record, profile, factors))
     if not scored:
         return _nothing(NO_RECORD_PASSES)
+    # Sorted before `score` is clipped to [0, 1]: the best text matches of a long query or a record
+    # both score 1 (nothing propagated lowers them), and their adjustments must still order them.
     scored.sort(key=lambda item: item[0], reverse=True)
     del scored[k:]
     rated = {c.id: round(relevance(c.dense_score, c.lexical_coverage, c.bm25_score), 4) for _, c, *_ in scored}
@@ -180,7 +181,7 @@ def _rank(
     items = [
         {
             "id": record.id,
-            "score": round(score, 4),
+            "score": round(min(1.0, max(0.0, score)), 4),
             "relevance": rated[record.id],
             "band": band(rated[record.id]),
             "record": read.model_validate(record).model_dump(mode="json"),
