@@ -19,7 +19,7 @@ from array import array
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence, TypedDict
+from typing import Iterable, Mapping, Sequence, TypedDict
 
 import jieba
 import numpy as np
@@ -43,7 +43,7 @@ _WORD = re.compile(r"[^\W_]")  # a letter, digit or CJK character
 
 
 @lru_cache(maxsize=1)
-def _default_dictionary() -> tuple[dict[str, int], int]:
+def jieba_dictionary() -> tuple[dict[str, int], int]:
     """jieba's default prefix dictionary (word -> frequency) and its frequency total.
 
     Loading it takes about 1.4 s; it is read once per process and every Tokenizer starts from a
@@ -56,7 +56,7 @@ def _default_dictionary() -> tuple[dict[str, int], int]:
 
 def _new_jieba() -> jieba.Tokenizer:
     """A private, initialised jieba.Tokenizer whose add_word() changes only its own dictionary."""
-    frequencies, total = _default_dictionary()
+    frequencies, total = jieba_dictionary()
     tokenizer = jieba.Tokenizer()
     tokenizer.FREQ, tokenizer.total = dict(frequencies), total
     tokenizer.initialized = True
@@ -369,6 +369,22 @@ class BM25Index:
             doc_len=lengths.astype(np.float32),
             label_ids=np.asarray(ids, dtype=np.int64),
         ))
+        return index
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Live records and the vocabulary as flat arrays (an index snapshot); `from_arrays` reads them back."""
+        data = self._to_arrays()
+        return {"doc_ptr": data["doc_ptr"], "doc_terms": data["doc_terms"], "doc_tfs": data["doc_tfs"], "doc_len": data["doc_len"],
+                "label_ids": data["label_ids"],
+                "terms": np.frombuffer("\n".join(self._terms).encode("utf-8"), dtype=np.uint8)}  # a term holds no whitespace
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> "BM25Index":
+        """An index of the records `to_arrays` wrote."""
+        terms = arrays["terms"].tobytes().decode("utf-8").split("\n") if len(arrays["terms"]) else []
+        index = cls()
+        index._load_arrays(terms, _Arrays(doc_ptr=arrays["doc_ptr"], doc_terms=arrays["doc_terms"], doc_tfs=arrays["doc_tfs"],
+                                          doc_len=arrays["doc_len"], label_ids=arrays["label_ids"]))
         return index
 
     def save(self, directory: str | Path) -> None:

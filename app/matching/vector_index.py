@@ -33,6 +33,7 @@ import numpy as np
 INDEX_FILE = "vectors.faiss"
 LABELS_FILE = "labels.npy"
 META_FILE = "meta.json"
+LIVE_SLICE = 65_536  # vectors copied at a time by `live`
 
 
 class IndexMismatchError(RuntimeError):
@@ -53,6 +54,8 @@ class VectorIndex(Protocol):
     def optimize(self, lock: AbstractContextManager[Any]) -> bool:
         """Build what `build` deferred, outside `lock`, taking `lock` only to swap it in; False if nothing to do."""
     def remove(self, ids: Iterable[int]) -> None: ...
+    def live(self, dtype: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """The ids and vectors (as `dtype`) of the indexed records, for `build` to take back."""
     def vector(self, id_: int) -> np.ndarray | None: ...
     def search(self, query_vectors: np.ndarray, k: int,
                allowed_ids: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]: ...
@@ -172,6 +175,15 @@ class FaissVectorIndex:
             if label is not None:
                 self._label_ids[label] = -1
 
+    def live(self, dtype: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """The ids and vectors (as `dtype`) of the indexed records, tombstones left out, in label
+        order; read a slice at a time, so a float16 copy of 10⁶ vectors never makes a float32 one."""
+        labels = np.flatnonzero(self._label_ids >= 0)
+        vectors = np.empty((len(labels), self.dim), dtype=dtype)
+        for start in range(0, len(labels), LIVE_SLICE):
+            vectors[start:start + LIVE_SLICE] = self._index.reconstruct_batch(labels[start:start + LIVE_SLICE])
+        return self._label_ids[labels], vectors
+
     def vector(self, id_: int) -> np.ndarray | None:
         """The stored vector of a record, or None if it is not indexed."""
         label = self._id_label.get(int(id_))
@@ -282,6 +294,16 @@ class FaissVectorIndex:
 # class implementing VectorIndex (constructor `(encoder_name, dim, kind=...)` and a `load`
 # classmethod), added here.
 KINDS: dict[str, type[FaissVectorIndex]] = {"auto": FaissVectorIndex, "flat": FaissVectorIndex, "hnsw": FaissVectorIndex}
+
+
+def saved_position(directory: str | os.PathLike[str], encoder_name: str) -> int | None:
+    """The change-log position of the index of `encoder_name` saved in `directory`, read without
+    loading it (None if there is none, or one of another encoder)."""
+    path = Path(directory) / META_FILE
+    if not path.is_file():
+        return None
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    return int(meta.get("applied_seq", 0)) if meta["encoder"] == encoder_name else None
 
 
 def _backend(kind: str) -> type[FaissVectorIndex]:
