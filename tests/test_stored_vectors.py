@@ -181,10 +181,12 @@ def test_a_new_process_starts_from_the_stored_snapshot_and_holds_what_a_fresh_bu
     ids = publish(factory)
     worker = IndexKeeper.open(settings.model_copy(update={"index_snapshot_every": 1}), factory)
     assert worker.started_from == "change log"  # nothing stored yet
-    IndexWorker(worker, 60).run_once()  # caught up: the worker stores the snapshot
+    IndexWorker(worker, 60).run_once()  # caught up: on PostgreSQL the worker stores the snapshot
     name = worker.engine.encoder.name
+    on_postgres = settings.database_url.startswith("postgresql")
     with session_scope(factory, read_only=True) as session:
-        assert snapshot.position(session, encoder=name) == worker.applied_seq > 0
+        assert snapshot.position(session, encoder=name) == (worker.applied_seq if on_postgres else None)
+    assert worker.write_snapshot() != on_postgres  # SQLite's only process writes one when asked (as `reindex` does)
     assert not worker.write_snapshot()  # one as recent is stored: nothing written
 
     # After the snapshot: an edit (the worker encodes it) and a withdrawal, which a replica replays from the log.

@@ -19,8 +19,9 @@ thread that drains backlogs and saves the index files. A match request only call
 with its own session, when no one else is applying, it applies the next few changes from stored
 vectors; it never waits and never encodes.
 
-A process whose data directory holds no index of its encoder builds it from the stored rows
-(`load_stored`): a few seconds for 100,000 records, with no encoding.
+A process whose data directory holds no index of its encoder (or an older one) loads the index
+snapshot an encoding process stored in the database (`load_snapshot`, snapshot.py), or without
+one builds the index from the stored rows (`load_stored`); either way nothing is encoded.
 """
 
 import logging
@@ -164,6 +165,9 @@ class IndexKeeper:
             with session_scope(session_factory, read_only=True) as session:
                 last = session.scalar(select(func.max(IndexChange.seq))) or 0
                 shared = snapshot.position(session, encoder=name)
+                # A SQLite database serves one process and usually lives in its data directory:
+                # a snapshot would only duplicate the index files saved next to it.
+                shares = session.get_bind().dialect.name != "sqlite"
             local = None if fresh else MatchEngine.saved_position(directory, name)
             if local is not None and local > last:  # the database is older than the index (restored backup): trust the database
                 log.warning("index is at change %d but the database ends at %d: not using it", local, last)
@@ -176,7 +180,7 @@ class IndexKeeper:
         saved = cls._saved_engine(settings, encoder) if local is not None and found is None else None
         engine = saved or MatchEngine(encoder, index_kind=settings.index_kind)
         keeper = cls(engine, session_factory, directory, settings.index_save_every, may_encode=settings.role != "serve",
-                     snapshot_every=settings.index_snapshot_every)
+                     snapshot_every=settings.index_snapshot_every if shares else 0)
         keeper.snapshot_seq = shared or 0
         if found is not None and found.dim == encoder.dim:
             keeper.load_snapshot(found)
