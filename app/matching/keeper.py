@@ -174,15 +174,14 @@ class IndexKeeper:
                 local = None
             found = None
             if not fresh and shared is not None and shared <= last and (local is None or shared > local):
-                with session_scope(session_factory, read_only=True) as session:
-                    found = snapshot.read(session, encoder=name)
+                found = _read_snapshot(session_factory, name)
             encoder = loading.result()
         saved = cls._saved_engine(settings, encoder) if local is not None and found is None else None
         engine = saved or MatchEngine(encoder, index_kind=settings.index_kind)
         keeper = cls(engine, session_factory, directory, settings.index_save_every, may_encode=settings.role != "serve",
                      snapshot_every=settings.index_snapshot_every if shares else 0)
         keeper.snapshot_seq = shared or 0
-        if found is not None and found.dim == encoder.dim:
+        if found is not None and (found.dim, name) == (encoder.dim, encoder.name):
             keeper.load_snapshot(found)
         elif saved is None:
             keeper.load_stored()
@@ -197,8 +196,9 @@ class IndexKeeper:
             return None
 
     def load_snapshot(self, found: snapshot.Snapshot) -> int:
-        """Replace the whole index with a stored snapshot; returns the count. As after `load_stored`,
-        the log is replayed from the snapshot's position and the keywords are learnt in the background."""
+        """Replace the whole index with a stored snapshot as `_read_snapshot` returns it; returns the
+        count. As after `load_stored`, the log is replayed from the snapshot's position and the
+        keywords are learnt in the background."""
         started = time.perf_counter()
         total = 0
         with self._lock:
@@ -206,7 +206,6 @@ class IndexKeeper:
                 arrays = found.sides.get(side)
                 if arrays is None:
                     continue
-                arrays["vectors"] = store.unit_rows(arrays["vectors"])
                 self.engine.import_side(side, arrays)
                 total += len(arrays["ids"])
             self.applied_seq = self.snapshot_seq = found.applied_seq
@@ -509,6 +508,15 @@ class IndexKeeper:
                 shutil.rmtree(previous)
             self.unsaved = 0
         log.info("index saved at change %d", self.applied_seq)
+
+
+def _read_snapshot(session_factory: sessionmaker[Session], encoder: str) -> snapshot.Snapshot | None:
+    """The stored snapshot of `encoder`, its vectors as float32 unit rows (as a build from the stored rows has them)."""
+    with session_scope(session_factory, read_only=True) as session:
+        found = snapshot.read(session, encoder=encoder)
+    for arrays in (found.sides.values() if found else ()):
+        arrays["vectors"] = store.unit_rows(arrays["vectors"])
+    return found
 
 
 class _Plan:
