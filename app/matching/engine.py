@@ -164,7 +164,7 @@ class MatchEngine:
         return {"ids": ids, "vectors": vectors, **{f"{_LEXICAL}{name}": array for name, array in lexical.items()}}
 
     def import_side(self, side: str, arrays: dict[str, np.ndarray]) -> None:
-        """Replace a side with the records of `export_side` arrays (vectors as float32 unit rows)."""
+        """Replace a side with the records of `export_side` arrays (vectors as `VectorIndex.build` takes them)."""
         lexical = {name.removeprefix(_LEXICAL): array for name, array in arrays.items() if name.startswith(_LEXICAL)}
         self._replace_side(side, arrays["ids"], arrays["vectors"], BM25Index.from_arrays(lexical))
 

@@ -48,7 +48,7 @@ from app.matching.encoder import Backend, Encoder, encoder_name, load_encoder
 from app.matching.engine import MatchEngine
 from app.matching.lexical import jieba_dictionary
 from app.matching.text import document_text
-from app.matching.vector_index import IndexMismatchError
+from app.matching.vector_index import IndexMismatchError, unit_rows
 from app.sides import SIDES, listing_model
 
 log = logging.getLogger("techmatch.index")
@@ -174,7 +174,8 @@ class IndexKeeper:
                 local = None
             found = None
             if not fresh and shared is not None and shared <= last and (local is None or shared > local):
-                found = _read_snapshot(session_factory, name)
+                with session_scope(session_factory, read_only=True) as session:
+                    found = snapshot.read(session, encoder=name)
             encoder = loading.result()
         saved = cls._saved_engine(settings, encoder) if local is not None and found is None else None
         engine = saved or MatchEngine(encoder, index_kind=settings.index_kind)
@@ -196,8 +197,9 @@ class IndexKeeper:
             return None
 
     def load_snapshot(self, found: snapshot.Snapshot) -> int:
-        """Replace the whole index with a stored snapshot as `_read_snapshot` returns it; returns the
-        count. As after `load_stored`, the log is replayed from the snapshot's position and the
+        """Replace the whole index with a stored snapshot; returns the count. Its vectors are in the
+        store's precision, normalised as the index takes them in, as in a build from the stored
+        rows. As after `load_stored`, the log is replayed from the snapshot's position and the
         keywords are learnt in the background."""
         started = time.perf_counter()
         total = 0
@@ -411,8 +413,8 @@ class IndexKeeper:
                 log_change(session, side=side, record_id=record_id)
         self.encoded += len(items)
         logged = last_logged(session) or 0
-        as_stored = store.unit_rows(np.frombuffer(b"".join(store.encode_vector(v) for v in vectors), dtype=store.VECTOR_DTYPE)
-                                    .reshape(len(items), -1))
+        as_stored = unit_rows(np.frombuffer(b"".join(store.encode_vector(v) for v in vectors), dtype=store.VECTOR_DTYPE)
+                              .reshape(len(items), -1))
         self.engine.add_tokenized(side, [record_id for record_id, _, _ in items], as_stored, tokens)
         return logged
 
@@ -508,15 +510,6 @@ class IndexKeeper:
                 shutil.rmtree(previous)
             self.unsaved = 0
         log.info("index saved at change %d", self.applied_seq)
-
-
-def _read_snapshot(session_factory: sessionmaker[Session], encoder: str) -> snapshot.Snapshot | None:
-    """The stored snapshot of `encoder`, its vectors as float32 unit rows (as a build from the stored rows has them)."""
-    with session_scope(session_factory, read_only=True) as session:
-        found = snapshot.read(session, encoder=encoder)
-    for arrays in (found.sides.values() if found else ()):
-        arrays["vectors"] = store.unit_rows(arrays["vectors"])
-    return found
 
 
 class _Plan:

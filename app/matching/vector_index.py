@@ -33,7 +33,7 @@ import numpy as np
 INDEX_FILE = "vectors.faiss"
 LABELS_FILE = "labels.npy"
 META_FILE = "meta.json"
-LIVE_SLICE = 65_536  # vectors copied at a time by `live`
+LIVE_SLICE = 65_536  # vectors copied at a time by `live` and `build`
 
 
 class IndexMismatchError(RuntimeError):
@@ -50,7 +50,8 @@ class VectorIndex(Protocol):
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
     def build(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Replace the contents at once (a fresh start from stored vectors): must be quick; a slow
-        structure is left to `optimize`."""
+        structure is left to `optimize`. float32 rows are taken as unit rows; rows of a lower
+        precision (as stored) are converted and normalised a slice at a time."""
     def optimize(self, lock: AbstractContextManager[Any]) -> bool:
         """Build what `build` deferred, outside `lock`, taking `lock` only to swap it in; False if nothing to do."""
     def remove(self, ids: Iterable[int]) -> None: ...
@@ -63,6 +64,13 @@ class VectorIndex(Protocol):
     @property
     def count(self) -> int: ...
     def save(self, directory: str | os.PathLike[str]) -> None: ...
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """float32 rows of length one (a float16 round trip leaves them a little off)."""
+    rows = np.asarray(vectors, dtype=np.float32)
+    rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    return rows
 
 
 def _atomic_write(path: Path, write: Callable[[str], object]) -> None:
@@ -138,11 +146,14 @@ class FaissVectorIndex:
         query) until `optimize` has built the graph in the background.
         """
         ids = np.asarray(ids, dtype=np.int64).ravel()
+        vectors = np.asarray(vectors).reshape(len(ids), self.dim)
         self._index = self._new_index("hnsw" if self._mode == "hnsw" else "flat")
         self._label_ids = np.zeros(0, dtype=np.int64)
         self._id_label = {}
         if len(ids):
-            self._index.add(np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim))
+            for start in range(0, len(ids), LIVE_SLICE):
+                rows = vectors[start:start + LIVE_SLICE]
+                self._index.add(np.ascontiguousarray(rows) if rows.dtype == np.float32 else unit_rows(rows))
             self._label_ids = ids.copy()
             self._id_label = dict(zip(ids.tolist(), range(len(ids)), strict=True))
 
