@@ -367,9 +367,12 @@ class BM25Index:
         self._alive = np.ones(n, dtype=bool)
         self._total_len = float(self._doc_len.sum())
         self._loaded, self._doc_ptr, self._doc_terms, self._doc_tfs = n, ptr, doc_terms, doc_tfs
-        by_term = csr_array((doc_tfs, doc_terms, ptr), shape=(n, len(self._terms))).tocsc()
+        # int32 offsets while they fit, so that scipy keeps every index array in int32 (no copies in int64)
+        offsets = ptr.astype(np.int32) if len(doc_terms) < np.iinfo(np.int32).max else ptr
+        by_term = csr_array((doc_tfs, doc_terms, offsets), shape=(n, len(self._terms))).tocsc()
         self._post_ptr = by_term.indptr.astype(np.int64)
-        self._post_labels, self._post_tfs = by_term.indices.astype(np.int32), by_term.data.astype(np.float32)
+        self._post_labels = by_term.indices.astype(np.int32, copy=False)
+        self._post_tfs = by_term.data.astype(np.float32, copy=False)
         self._added_terms, self._added_tfs, self._added_post_labels, self._added_post_tfs = [], [], {}, {}
         self._df = np.diff(self._post_ptr).tolist()
 
