@@ -156,10 +156,9 @@ class IndexKeeper:
         jieba dictionary load on a thread of their own meanwhile: the snapshot's rows arrive
         from the database while the model is read.
         """
-        backend = settings.encoder_backend
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder-load") as pool:
             loading = pool.submit(_load_models, settings)
-            name = encoder_name(settings.encoder, backend)
+            name = encoder_name(settings.encoder, settings.encoder_backend)
             directory = settings.index_dir
             recover_interrupted_save(directory)
             with session_scope(session_factory, read_only=True) as session:
