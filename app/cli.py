@@ -171,6 +171,8 @@ def cmd_reindex(args, settings: Settings) -> None:
     total = keeper.load_stored()  # every process's view: the stored rows, without the tombstones of re-encoded records
     keeper.catch_up()
     keeper.save()
+    if keeper.snapshot_every:  # on PostgreSQL: processes restarted with this encoder start from it
+        keeper.write_snapshot()
     print(f"encoded {encoded} of {published} published records with {keeper.engine.encoder.name}", file=sys.stderr)
     print(f"indexed {total} published records into {settings.index_dir}", file=sys.stderr)
 

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     encoder_threads: int = 1
     index_kind: str = "auto"  # auto | flat | hnsw
     index_save_every: int = 1000  # changes applied between two saves of the index files
+    # Changes applied between two index snapshots an encoding process (role all/worker) stores in
+    # a PostgreSQL database, when caught up, for new processes to start from (0: never; never on
+    # SQLite). Each is the whole index (about 155 MB at 100,000 records); a starting process
+    # replays the changes after it.
+    index_snapshot_every: int = 2000
     index_worker_seconds: float = 2.0  # how often the background worker polls the change log
 
     # Bulk import: the upload cap (the general body cap does not apply to uploads), rows per file,

@@ -1,17 +1,25 @@
 """How fast a new process is ready to match when its data directory is empty: the index is built
-from the vectors and tokens stored in the database, nothing is encoded.
+from the vectors and tokens stored in the database, or loaded from the stored index snapshot;
+nothing is encoded.
 
-    python scripts/bench_replica.py 100000 [--database-url postgresql+psycopg://…]
+    python scripts/bench_replica.py 100000 [--database-url postgresql+psycopg://…] [--filled] [--queries 200]
 
 Without --database-url a new PostgreSQL database is created on the local server and dropped at
-the end. The database is filled with N published achievements and their stored rows: the
-vectors are SYNTHETIC (random unit vectors of the encoder's dimension), the BM25 tokens are
-real (the csl_dev papers' texts tokenised, each record one paper's tokens plus a token of its
-own). Then a child process (so its peak RSS is its own) opens an IndexKeeper of role `serve` on
-an empty data directory and runs one match; it reports the seconds to ready and its peak RSS.
+the end. The database is filled with N published achievements and their stored rows (unless
+--filled: it already holds them): the vectors are SYNTHETIC (random unit vectors of the
+encoder's dimension), the BM25 tokens are real (the csl_dev papers' texts tokenised, each record
+one paper's tokens plus a token of its own). Then two child processes (so each peak RSS is its
+own), each a keeper of role `serve` on an empty data directory, as a replica starts:
+1. with no snapshot stored: it builds the index from the stored rows, then writes the snapshot
+   as an encoding process would (timed apart, not part of its start);
+2. with that snapshot: it loads it.
+Each reports the seconds from its launch to ready (the index open, the encoder and jieba
+loaded, fewer than READY_BEHIND changes pending, one match answered), its peak RSS, and the
+latency of --queries free-text matches (csl_dev titles) through the engine.
 """
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -49,7 +57,7 @@ def fill(url: str, n: int) -> None:
 
     migrations.upgrade(url)
     settings = Settings()
-    encoder = cached_encoder(Path(settings.encoder), "", "", 1)
+    encoder = cached_encoder(Path(settings.encoder), "", "", 1, settings.encoder_backend)  # its name keys the rows
     papers = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
     tokenizer = Tokenizer()
     texts = [(p["title"], p.get("keywords") or [], p["abstract"]) for p in papers]
@@ -82,42 +90,70 @@ def fill(url: str, n: int) -> None:
             bar.update(size)
 
 
-def measure(url: str) -> None:
-    """The child: open a serve keeper on an empty data directory, match once, print a JSON line."""
-    started = time.perf_counter()
+def measure(url: str, launched: float, queries: int, write_snapshot: bool) -> None:
+    """The child: open a serve keeper on an empty data directory, match, print a JSON line."""
+    importlib.import_module("app.main")  # what a `techmatch serve` process imports before it opens the index
     from app.config import Settings
     from app.database import make_engine, make_session_factory
-    from app.matching.keeper import IndexKeeper, cached_encoder
-    from app.matching.lexical import Tokenizer
+    from app.matching.keeper import READY_BEHIND, IndexKeeper
 
+    imported = time.time()
     with tempfile.TemporaryDirectory() as data_dir:
         settings = Settings(database_url=url, data_dir=Path(data_dir), role="serve")
-        cached_encoder(Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix, 1)
-        Tokenizer()  # jieba's dictionary, read once per process (about 1.4 s on an idle core)
-        model_loaded = time.perf_counter()
         keeper = IndexKeeper.open(settings, make_session_factory(make_engine(url)))
-        built = time.perf_counter()
+        opened = time.time()
+        while sum(keeper.pending().values()) >= READY_BEHIND and keeper.catch_up(limit=READY_BEHIND):
+            pass
         keeper.engine.search_text("achievements", "飞行器姿态控制", k=10)
-        matched = time.perf_counter()
+        ready = time.time()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        titles = [json.loads(line)["title"] for line in CORPUS.read_text(encoding="utf-8").splitlines()][:queries]
+        latencies = []
+        for title in titles:
+            started = time.perf_counter()
+            keeper.engine.search_text("achievements", title, k=10)
+            latencies.append(time.perf_counter() - started)
+        written = None
+        if write_snapshot:
+            started = time.perf_counter()
+            keeper.write_snapshot()
+            written = round(time.perf_counter() - started, 2)
     print(json.dumps({
+        "started_from": keeper.started_from,
         "indexed": keeper.engine.count("achievements"),
-        "imports_model_jieba_seconds": round(model_loaded - started, 2),
-        "index_from_store_seconds": round(built - model_loaded, 2),
-        "first_match_seconds": round(matched - built, 3),
-        "ready_seconds": round(matched - started, 2),
+        "interpreter_and_imports_seconds": round(imported - launched, 2),
+        "open_seconds": round(opened - imported, 2),
+        "ready_seconds": round(ready - launched, 2),
         "encoded": keeper.encoded,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "cpu_seconds_at_ready": round(usage.ru_utime + usage.ru_stime, 2),  # both threads; a busy machine stretches the wall time, not this
+        "peak_rss_mb_at_ready": round(usage.ru_maxrss / 1024),
+        "match_p50_ms": round(float(np.percentile(latencies, 50)) * 1000, 1) if latencies else None,
+        "match_p95_ms": round(float(np.percentile(latencies, 95)) * 1000, 1) if latencies else None,
+        "snapshot_write_seconds": written,
     }))
+
+
+def run_child(url: str, queries: int, write_snapshot: bool) -> dict:
+    command = [sys.executable, __file__, "0", "--database-url", url, "--measure", str(time.time()), "--queries", str(queries)]
+    child = subprocess.run(command + (["--write-snapshot"] if write_snapshot else []), capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if child.returncode:
+        sys.exit(child.stderr)
+    result: dict = json.loads(child.stdout.strip().splitlines()[-1])
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("n", type=int, help="published records (with stored vectors) to fill the database with")
     parser.add_argument("--database-url", help="an existing PostgreSQL database to fill (default: a new one, dropped after)")
-    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--filled", action="store_true", help="the database already holds the records: do not fill it")
+    parser.add_argument("--queries", type=int, default=200, help="matches timed after ready (default 200)")
+    parser.add_argument("--measure", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--write-snapshot", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        measure(args.database_url)
+        measure(args.database_url, args.measure, args.queries, args.write_snapshot)
         return
     admin = None
     url = args.database_url
@@ -128,16 +164,25 @@ def main() -> None:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         url = make_url(SERVER).set(database=name).render_as_string(hide_password=False)
     try:
-        fill(url, args.n)
+        if args.filled:
+            from app import migrations
+
+            migrations.upgrade(url)
+        else:
+            fill(url, args.n)
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM index_snapshot_parts"))
+            connection.execute(text("DELETE FROM index_snapshots"))
+        engine.dispose()
         print(f"{args.n} records with SYNTHETIC vectors (random unit rows) and real csl_dev tokens; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", file=sys.stderr)
-        child = subprocess.run([sys.executable, __file__, str(args.n), "--database-url", url, "--measure"],
-                               capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-        if child.returncode:
-            sys.exit(child.stderr)
-        result = json.loads(child.stdout.strip().splitlines()[-1])
-        for key, value in result.items():
-            print(f"{key:>28}: {value}")
+        rows = {"from stored rows": run_child(url, args.queries, write_snapshot=True)}
+        rows["from the snapshot"] = run_child(url, args.queries, write_snapshot=False)
+        print(f"load average after: {os.getloadavg()[0]:.1f}", file=sys.stderr)
+        print(f"{'':>32}" + "".join(f"{title:>20}" for title in rows))
+        for key in rows["from stored rows"]:
+            print(f"{key:>32}" + "".join(f"{str(result[key]):>20}" for result in rows.values()))
     finally:
         if admin is not None:
             with admin.connect() as connection:

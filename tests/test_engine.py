@@ -16,6 +16,7 @@ import pytest
 from app.config import Settings
 from app.matching.engine import MatchEngine
 from app.matching.keeper import cached_encoder
+from app.matching.lexical import BM25Index
 from app.matching.vector_index import FaissVectorIndex, IndexMismatchError
 
 DIM = 64  # the index does not care where vectors come from; 64 keeps a 25k HNSW build to seconds
@@ -233,3 +234,39 @@ def test_engine_remove_and_replace_reach_both_indexes(encoder, engine_dir):
     assert moved not in [m.id for m in engine.search_like("achievements", "demands", 2, k=K)]
     found = engine.search_like("demands", "achievements", moved, k=5)
     assert all(not m.matched_terms for m in found)  # its old words are gone from the lexical index
+
+
+def test_a_bulk_loaded_lexical_index_updated_record_by_record_scores_as_one_built_record_by_record(tmp_path):
+    """BM25Index keeps a bulk load in flat arrays and later records apart: every read must see both."""
+    rng = np.random.default_rng(5)
+    vocabulary = [f"词{i}" for i in range(300)] + ["vocs", "ti-6al-4v"]
+    records = {10_000 + 3 * i: [vocabulary[t] for t in rng.zipf(1.4, 40) % len(vocabulary)] for i in range(400)}
+    replaced = {record_id: records[record_id + 3][:20] for record_id in list(records)[:50]}
+    removed = list(records)[100:150]
+    added = {90_000 + i: [vocabulary[t] for t in rng.integers(0, len(vocabulary), 30)] + ["新词"] for i in range(60)}
+
+    by_record = BM25Index()
+    for record_id, tokens in records.items():
+        by_record.add(record_id, tokens)
+    loaded = BM25Index.from_tokens(list(records), [" ".join(tokens) for tokens in records.values()])
+    for index in (by_record, loaded):
+        for record_id, tokens in {**replaced, **added}.items():
+            index.add(record_id, tokens)
+        for record_id in removed:
+            index.remove(record_id)
+    loaded.save(tmp_path)  # a fifth removed or replaced: the save also purges in memory
+    copies = [loaded, BM25Index.from_arrays(by_record.to_arrays()), BM25Index.load(tmp_path)]
+
+    live = sorted(set(records) - set(removed) | set(added))
+    queries = [["vocs", "词1", "词2"], ["新词", "词7"], ["ti-6al-4v"], rng.choice(vocabulary, 8).tolist()]
+    for index in copies:
+        assert index.count == by_record.count == len(live)
+        for query in queries:
+            expected = by_record.scores_of(by_record.score_all(query), live)
+            assert np.allclose(index.scores_of(index.score_all(query), live), expected, rtol=1e-6)
+            assert index.search(query, 10)[1].tolist() == by_record.search(query, 10)[1].tolist()
+            assert np.allclose(index.rare_term_share(query, live), by_record.rare_term_share(query, live))
+        for record_id in live[::7]:
+            assert sorted(index.terms_of(record_id)) == sorted(by_record.terms_of(record_id))
+            assert sorted(index.top_terms(record_id, 100)) == sorted(by_record.terms_of(record_id))  # ties order by term id
+        assert index.terms_of(removed[0]) == [] and index.search(["新词"], 100)[1].size == len(added)

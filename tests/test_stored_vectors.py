@@ -25,12 +25,13 @@ from app.changelog import log_change
 from app.config import Settings
 from app.database import make_engine, make_session_factory, session_scope
 from app.listings import service as listings
-from app.matching import store
+from app.matching import snapshot, store
 from app.matching.encoder import SentenceTransformerEncoder
 from app.matching.engine import MatchEngine
-from app.matching.keeper import IndexKeeper, cached_encoder
+from app.matching.keeper import IndexKeeper, IndexWorker, cached_encoder
 from app.matching.models import RecordVector
 from app.matching.text import document_text
+from app.matching.vector_index import unit_rows
 from app.organizations import service as organizations
 from app.organizations.schemas import OrganizationCreate
 
@@ -164,8 +165,75 @@ def test_vectors_are_stored_in_half_precision_and_read_back_as_unit_vectors(data
         text = document_text(*session.get(Achievement, record_id).searchable_text())
         bulk = store.load_all(session, side="achievements", encoder=row.encoder, dim=row.dim)
     assert len(row.vector) == row.dim * store.VECTOR_DTYPE.itemsize and row.text_hash == store.text_hash(text)
-    assert bulk.ids.tolist() == [record_id] and abs(float(np.linalg.norm(bulk.vectors[0])) - 1) < 1e-6
+    assert bulk.ids.tolist() == [record_id] and bulk.vectors.dtype == store.VECTOR_DTYPE
+    assert abs(float(np.linalg.norm(unit_rows(bulk.vectors)[0])) - 1) < 1e-6
     assert bulk.tokens[0].split() == keeper.engine.tokenizer.tokenize(text)
+
+
+def indexed(keeper: IndexKeeper, side: str = "achievements") -> dict[int, tuple[np.ndarray, list[str]]]:
+    """What a side of a keeper's index holds, whatever its internal numbering: id -> (vector, terms)."""
+    arrays = keeper.engine.export_side(side, np.dtype(np.float32))
+    lexical = keeper.engine._side(side).bm25
+    return {int(i): (vector, sorted(lexical.terms_of(int(i)))) for i, vector in zip(arrays["ids"], arrays["vectors"], strict=True)}
+
+
+def test_a_new_process_starts_from_the_stored_snapshot_and_holds_what_a_fresh_build_holds(database, monkeypatch):
+    factory, settings = database
+    monkeypatch.setattr(snapshot, "PART_BYTES", 700)  # every array in several parts, a vector across two
+    ids = publish(factory)
+    worker = IndexKeeper.open(settings.model_copy(update={"index_snapshot_every": 1}), factory)
+    assert worker.started_from == "change log"  # nothing stored yet
+    IndexWorker(worker, 60).run_once()  # caught up: on PostgreSQL the worker stores the snapshot
+    name = worker.engine.encoder.name
+    on_postgres = settings.database_url.startswith("postgresql")
+    with session_scope(factory, read_only=True) as session:
+        assert snapshot.position(session, encoder=name) == (worker.applied_seq if on_postgres else None)
+    assert worker.write_snapshot() != on_postgres  # SQLite's only process writes one when asked (as `reindex` does)
+    assert not worker.write_snapshot()  # one as recent is stored: nothing written
+
+    # After the snapshot: an edit (the worker encodes it) and a withdrawal, which a replica replays from the log.
+    edited, withdrawn, _ = ids
+    with session_scope(factory) as session:
+        session.execute(update(Achievement).where(Achievement.id == edited).values(title="碳纤维车身覆盖件轻量化"))
+        session.execute(update(Achievement).where(Achievement.id == withdrawn).values(status="withdrawn"))
+        log_change(session, side="achievements", record_id=edited)
+        log_change(session, side="achievements", record_id=withdrawn)
+    worker.catch_up()
+
+    replica = IndexKeeper.open(settings.model_copy(update={"role": "serve", "data_dir": settings.data_dir / "replica"}), factory)
+    assert replica.started_from == "snapshot" and replica.applied_seq < worker.applied_seq
+    replica.catch_up()
+    rebuilt = IndexKeeper.open(settings.model_copy(update={"role": "serve", "data_dir": settings.data_dir / "rebuilt"}), factory,
+                               fresh=True)
+    assert rebuilt.started_from == "stored vectors"
+    rebuilt.catch_up()
+    assert replica.encoded == rebuilt.encoded == 0
+    for keeper in (replica, rebuilt):
+        keeper.learn_keywords()
+    mine, theirs = indexed(replica), indexed(rebuilt)
+    assert sorted(mine) == sorted(theirs) == sorted(set(ids) - {withdrawn})
+    for record_id, (vector, terms) in mine.items():
+        assert np.array_equal(vector, theirs[record_id][0]) and terms == theirs[record_id][1]
+    for query in ("碳纤维车身", "秸秆腐解菌剂", "电池热管理"):
+        assert replica.engine.search_text("achievements", query, k=3) == rebuilt.engine.search_text("achievements", query, k=3)
+
+
+def test_a_restart_takes_the_newer_of_its_saved_index_and_the_snapshot(database):
+    factory, settings = database
+    publish(factory)
+    worker = IndexKeeper.open(settings, factory)
+    worker.catch_up()
+    worker.save()
+    assert worker.write_snapshot()
+    restarted = IndexKeeper.open(settings, factory)
+    assert restarted.started_from == "data directory" and restarted.applied_seq == worker.applied_seq  # as new: no transfer
+
+    publish(factory, TOPICS[:1])
+    worker.catch_up()
+    assert worker.write_snapshot()  # the data directory's index is older now
+    restarted = IndexKeeper.open(settings.model_copy(update={"role": "serve"}), factory)
+    assert restarted.started_from == "snapshot" and restarted.applied_seq == worker.applied_seq
+    assert restarted.engine.count("achievements") == 4
 
 
 # -- processes ---------------------------------------------------------------------------------

@@ -226,6 +226,17 @@ class OnnxEncoder(_RememberingEncoder):
         return vectors
 
 
+def encoder_name(path: str | os.PathLike[str], backend: Backend = "torch") -> str:
+    """The name `load_encoder` gives the encoder at `path`, found without loading it (a starting
+    process reads the index of that name while the model loads)."""
+    directory = Path(path)
+    if backend == "onnx-int8":
+        build = onnx_build(directory)
+        if build is not None and build["gate"]["passed"]:
+            return f"{directory.name}/{ONNX_FOLDER}"
+    return directory.name
+
+
 def load_encoder(
     path: str | os.PathLike[str],
     query_prefix: str = "",
@@ -280,4 +291,4 @@ def load_encoder(
     model = SentenceTransformer(str(directory), device="cpu", local_files_only=True)
     model.max_seq_length = min(max_seq_length, model.max_seq_length or max_seq_length)
     model.eval()
-    return SentenceTransformerEncoder(model, directory.name, query_prefix, document_prefix)
+    return SentenceTransformerEncoder(model, encoder_name(directory), query_prefix, document_prefix)

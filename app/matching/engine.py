@@ -60,7 +60,9 @@ from .encoder import Encoder
 from .fusion import FUSIONS
 from .lexical import BM25Index, Tokenizer, matched_terms
 from .text import document_text, normalize
-from .vector_index import VectorIndex, load_vector_index, new_vector_index
+from .vector_index import VectorIndex, load_vector_index, new_vector_index, saved_position
+
+_LEXICAL = "bm25."  # the prefix of the BM25 arrays in export_side
 
 
 class Record(NamedTuple):
@@ -162,9 +164,27 @@ class MatchEngine:
         Both indexes take their bulk path (flat vectors, BM25 from token strings); the HNSW graph
         of a large side is left to `optimize`.
         """
+        self._replace_side(side, ids, vectors, BM25Index.from_tokens(ids, tokens))
+
+    def export_side(self, side: str, vector_dtype: np.dtype[Any]) -> dict[str, np.ndarray]:
+        """A side's records as flat arrays (an index snapshot): `ids` and `vectors` (as
+        `vector_dtype`) of the dense index, and the BM25 index's arrays prefixed `bm25.`.
+        `import_side` reads them back."""
+        with self._lock:
+            target = self._side(side)
+            ids, vectors = target.vectors.live(vector_dtype)
+            lexical = target.bm25.to_arrays()
+        return {"ids": ids, "vectors": vectors, **{f"{_LEXICAL}{name}": array for name, array in lexical.items()}}
+
+    def import_side(self, side: str, arrays: dict[str, np.ndarray]) -> None:
+        """Replace a side with the records of `export_side` arrays (vectors as `VectorIndex.build` takes them)."""
+        lexical = {name.removeprefix(_LEXICAL): array for name, array in arrays.items() if name.startswith(_LEXICAL)}
+        self._replace_side(side, arrays["ids"], arrays["vectors"], BM25Index.from_arrays(lexical))
+
+    def _replace_side(self, side: str, ids: np.ndarray, vectors: np.ndarray, bm25: BM25Index) -> None:
         fresh = self._new_side()
         fresh.vectors.build(ids, vectors)
-        fresh.bm25 = BM25Index.from_tokens(ids, tokens)
+        fresh.bm25 = bm25
         with self._lock:
             self._side(side)
             self._sides[side] = fresh  # type: ignore[index]  # _side() checked the name
@@ -371,6 +391,13 @@ class MatchEngine:
             tmp = Path(directory) / "terms.json.tmp"
             tmp.write_text(json.dumps(sorted(self.tokenizer.terms), ensure_ascii=False), encoding="utf-8")
             tmp.replace(Path(directory) / "terms.json")
+
+    @staticmethod
+    def saved_position(directory: str | os.PathLike[str], encoder_name: str) -> int | None:
+        """The change-log position of the engine of `encoder_name` saved under `directory`, without
+        loading it (None if there is none)."""
+        positions = {saved_position(Path(directory) / name / "dense", encoder_name) for name in SIDES}
+        return positions.pop() if len(positions) == 1 else None  # sides of two saves: a mix, not an index
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str], encoder: Encoder, **options: Any) -> "MatchEngine":

@@ -19,8 +19,9 @@ thread that drains backlogs and saves the index files. A match request only call
 with its own session, when no one else is applying, it applies the next few changes from stored
 vectors; it never waits and never encodes.
 
-A process whose data directory holds no index of its encoder builds it from the stored rows
-(`load_stored`): a few seconds for 100,000 records, with no encoding.
+A process whose data directory holds no index of its encoder (or an older one) loads the index
+snapshot an encoding process stored in the database (`load_snapshot`, snapshot.py), or without
+one builds the index from the stored rows (`load_stored`); either way nothing is encoded.
 """
 
 import logging
@@ -28,6 +29,7 @@ import shutil
 import threading
 import time
 from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,11 +43,12 @@ from app.changelog import IndexChange, last_logged, log_change
 from app.config import Settings
 from app.database import session_scope
 from app.listings.models import ListingColumns
-from app.matching import store
-from app.matching.encoder import Backend, Encoder, load_encoder
+from app.matching import snapshot, store
+from app.matching.encoder import Backend, Encoder, encoder_name, load_encoder
 from app.matching.engine import MatchEngine
+from app.matching.lexical import jieba_dictionary
 from app.matching.text import document_text
-from app.matching.vector_index import IndexMismatchError
+from app.matching.vector_index import IndexMismatchError, unit_rows
 from app.sides import SIDES, listing_model
 
 log = logging.getLogger("techmatch.index")
@@ -66,6 +69,16 @@ REINDEX_BATCH = 256
 # further behind is starting up, or is the one encoding a bulk import: its matches would miss
 # records that other processes already match.
 READY_BEHIND = 1000
+
+
+def _load_models(settings: Settings) -> Encoder:
+    """The encoder, and jieba's dictionary (read once per process, see lexical.jieba_dictionary)."""
+    encoder = cached_encoder(
+        Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix, settings.encoder_threads,
+        settings.encoder_backend,
+    )
+    jieba_dictionary()
+    return encoder
 
 
 @lru_cache(maxsize=4)
@@ -109,7 +122,7 @@ def recover_interrupted_save(directory: Path) -> None:
 
 class IndexKeeper:
     def __init__(self, engine: MatchEngine, session_factory: sessionmaker[Session], directory: Path, save_every: int,
-                 may_encode: bool = True):
+                 may_encode: bool = True, snapshot_every: int = 0):
         self.engine = engine
         self.session_factory = session_factory
         self.directory = directory
@@ -117,6 +130,9 @@ class IndexKeeper:
         # Whether changes applied from the log may be encoded here (role all/worker). A writing
         # request encodes its own records either way; `refresh` never encodes.
         self.may_encode = may_encode
+        # Changes applied between two index snapshots written to the database (0: never; see snapshot.py).
+        self.snapshot_every = snapshot_every
+        self.snapshot_seq = 0  # the position of the stored snapshot, as last seen
         self.applied_seq = engine.applied_seq
         self.unsaved = 0  # changes applied since the last save
         self.encoded = 0  # documents this keeper encoded since it was opened (GET /health's encoded_here)
@@ -124,46 +140,106 @@ class IndexKeeper:
         # process): the index worker encodes them (`encode_backlog`).
         self.backlog: set[tuple[str, int]] = set()
         self.keywords_pending = False  # see load_stored
+        # Where the index came from at start: "data directory", "snapshot", "stored vectors" or "change log".
+        self.started_from = "data directory"
         self._lock = threading.RLock()
         engine.add_terms(domain_terms())
 
     @classmethod
     def open(cls, settings: Settings, session_factory: sessionmaker[Session], *, fresh: bool = False) -> "IndexKeeper":
-        """The saved index under the data directory, or one built from the stored vectors.
+        """The newer of the index saved under the data directory and the snapshot stored in the
+        database, or else one built from the stored vectors; the log is replayed from there.
 
-        The saved index is used when it was built by the current encoder and is not ahead of the
-        database; otherwise (none, another encoder, a restored older database, or `fresh`) the
-        index is built from the stored rows of the current encoder, without encoding anything.
+        An index is usable when it is of the current encoder and not ahead of the database (a
+        restored older database); with `fresh` neither is used and the index is built from the
+        stored rows of the current encoder. Nothing is encoded either way. The encoder and the
+        jieba dictionary load on a thread of their own meanwhile: the snapshot's rows arrive
+        from the database while the model is read.
         """
-        encoder = cached_encoder(
-            Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix, settings.encoder_threads,
-            settings.encoder_backend,
-        )
-        directory = settings.index_dir
-        recover_interrupted_save(directory)
-        saved = None if fresh else cls._saved_engine(settings, session_factory, encoder)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder-load") as pool:
+            loading = pool.submit(_load_models, settings)
+            name = encoder_name(settings.encoder, settings.encoder_backend)
+            directory = settings.index_dir
+            recover_interrupted_save(directory)
+            with session_scope(session_factory, read_only=True) as session:
+                last = session.scalar(select(func.max(IndexChange.seq))) or 0
+                shared = snapshot.position(session, encoder=name)
+                # A SQLite database serves one process and usually lives in its data directory:
+                # a snapshot would only duplicate the index files saved next to it.
+                shares = session.get_bind().dialect.name != "sqlite"
+            local = None if fresh else MatchEngine.saved_position(directory, name)
+            if local is not None and local > last:  # the database is older than the index (restored backup): trust the database
+                log.warning("index is at change %d but the database ends at %d: not using it", local, last)
+                local = None
+            found = None
+            if not fresh and shared is not None and shared <= last and (local is None or shared > local):
+                with session_scope(session_factory, read_only=True) as session:
+                    found = snapshot.read(session, encoder=name)
+            encoder = loading.result()
+        saved = cls._saved_engine(settings, encoder) if local is not None and found is None else None
         engine = saved or MatchEngine(encoder, index_kind=settings.index_kind)
-        keeper = cls(engine, session_factory, directory, settings.index_save_every, may_encode=settings.role != "serve")
-        if saved is None:
+        keeper = cls(engine, session_factory, directory, settings.index_save_every, may_encode=settings.role != "serve",
+                     snapshot_every=settings.index_snapshot_every if shares else 0)
+        keeper.snapshot_seq = shared or 0
+        if found is not None and (found.dim, name) == (encoder.dim, encoder.name):
+            keeper.load_snapshot(found)
+        elif saved is None:
             keeper.load_stored()
         return keeper
 
     @staticmethod
-    def _saved_engine(settings: Settings, session_factory: sessionmaker[Session], encoder: Encoder) -> MatchEngine | None:
-        directory = settings.index_dir
-        if not (directory / "terms.json").is_file():
-            return None
+    def _saved_engine(settings: Settings, encoder: Encoder) -> MatchEngine | None:
         try:
-            saved = MatchEngine.load(directory, encoder, index_kind=settings.index_kind)
+            return MatchEngine.load(settings.index_dir, encoder, index_kind=settings.index_kind)
         except IndexMismatchError as error:
             log.warning("%s: building the index from the stored vectors of %s instead", error, encoder.name)
             return None
-        with session_scope(session_factory, read_only=True) as session:
-            last = session.scalar(select(func.max(IndexChange.seq))) or 0
-        if saved.applied_seq > last:  # the database is older than the index (restored backup): trust the database
-            log.warning("index is at change %d but the database ends at %d: rebuilding from stored vectors", saved.applied_seq, last)
-            return None
-        return saved
+
+    def load_snapshot(self, found: snapshot.Snapshot) -> int:
+        """Replace the whole index with a stored snapshot; returns the count. Its vectors are in the
+        store's precision, normalised as the index takes them in, as in a build from the stored
+        rows. As after `load_stored`, the log is replayed from the snapshot's position and the
+        keywords are learnt in the background."""
+        started = time.perf_counter()
+        total = 0
+        with self._lock:
+            for side in MODELS:
+                arrays = found.sides.get(side)
+                if arrays is None:
+                    continue
+                self.engine.import_side(side, arrays)
+                total += len(arrays["ids"])
+            self.applied_seq = self.snapshot_seq = found.applied_seq
+            self.started_from = "snapshot"
+            self.unsaved = max(self.unsaved, 1)  # the local files no longer match: the next worker pass saves
+            self.keywords_pending = True
+        log.info("index loaded from the stored snapshot (%d records) in %.1fs, at change %d", total,
+                 time.perf_counter() - started, found.applied_seq)
+        return total
+
+    @property
+    def snapshot_due(self) -> bool:
+        """Whether enough changes were applied since the stored snapshot to write another."""
+        return bool(self.snapshot_every) and self.applied_seq - self.snapshot_seq >= self.snapshot_every
+
+    def write_snapshot(self) -> bool:
+        """Store the whole index in the database at its current position (see snapshot.py); False
+        when another process stored one as recent meanwhile.
+
+        The arrays are copied under the lock (so they match `applied_seq`), the vectors in the
+        store's precision; the database write happens outside it.
+        """
+        started = time.perf_counter()
+        with self._lock:
+            position = self.applied_seq
+            sides = {side: self.engine.export_side(side, store.VECTOR_DTYPE) for side in MODELS}
+        encoder = self.engine.encoder
+        with session_scope(self.session_factory) as session:
+            written = snapshot.write(session, encoder=encoder.name, dim=encoder.dim, applied_seq=position, sides=sides)
+        self.snapshot_seq = max(self.snapshot_seq, position)
+        if written:
+            log.info("index snapshot stored at change %d in %.1fs", position, time.perf_counter() - started)
+        return written
 
     def load_stored(self) -> int:
         """Replace the whole index with the stored vectors and tokens of this encoder; returns the count.
@@ -190,6 +266,7 @@ class IndexKeeper:
             if not store.count(session, encoder=encoder.name):
                 log.info("no stored vector of %s: replaying the whole change log", encoder.name)
                 self.applied_seq = 0
+                self.started_from = "change log"
                 return 0
             for side in MODELS:
                 bulk = store.load_all(session, side=side, encoder=encoder.name, dim=encoder.dim)
@@ -198,6 +275,7 @@ class IndexKeeper:
             self.applied_seq = position
             self.unsaved = max(self.unsaved, 1)  # the local files no longer match: the next worker pass saves
             self.keywords_pending = True
+            self.started_from = "stored vectors"
         log.info("index built from %d stored vectors (%s) in %.1fs, at change %d", total, encoder.name,
                  time.perf_counter() - started, position)
         return total
@@ -334,8 +412,8 @@ class IndexKeeper:
                 log_change(session, side=side, record_id=record_id)
         self.encoded += len(items)
         logged = last_logged(session) or 0
-        as_stored = store.unit_rows(np.frombuffer(b"".join(store.encode_vector(v) for v in vectors), dtype=store.VECTOR_DTYPE)
-                                    .reshape(len(items), -1))
+        as_stored = unit_rows(np.frombuffer(b"".join(store.encode_vector(v) for v in vectors), dtype=store.VECTOR_DTYPE)
+                              .reshape(len(items), -1))
         self.engine.add_tokenized(side, [record_id for record_id, _, _ in items], as_stored, tokens)
         return logged
 
@@ -487,6 +565,8 @@ class IndexWorker(PeriodicWorker):
             if self.keeper.unsaved >= self.keeper.save_every or (finished and self.keeper.unsaved):
                 self.keeper.save()
             if finished:
+                if not done and self.keeper.may_encode and self.keeper.snapshot_due:
+                    self.keeper.write_snapshot()
                 break
         if applied:
             log.info("applied %d changes in %.1fs", applied, time.perf_counter() - started)

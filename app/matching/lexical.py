@@ -3,11 +3,13 @@
 Exact terms matter in technology matching (a model number, a material, a
 process name) and dense vectors blur them, so BM25 runs next to the encoder.
 
-The index is built for single-record updates from a change log: postings are
-append-only `array` buffers per term, a removed or replaced record leaves a
-tombstone masked at query time, and tombstones are purged on save() once they
-exceed 20 %. Scoring is vectorised with numpy over the postings of the query
-terms, which keeps a query at 100k records within a few milliseconds.
+The index is built for single-record updates from a change log. What a bulk load brings
+(from_tokens, from_arrays, load, a purge) stays in flat arrays, by record and by term (CSR), so
+loading 100,000 records creates no Python object per record or term; records added one at a
+time after it go to append-only `array` buffers per term. A removed or replaced record leaves
+a tombstone masked at query time, and tombstones are purged on save() once they exceed 20 %.
+Scoring is vectorised with numpy over the postings of the query terms, which keeps a query at
+100k records within a few milliseconds.
 """
 
 import json
@@ -19,10 +21,11 @@ from array import array
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence, TypedDict
+from typing import Iterable, Mapping, Sequence, TypedDict
 
 import jieba
 import numpy as np
+from scipy.sparse import csr_array
 
 jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter is not the service's log
 
@@ -43,7 +46,7 @@ _WORD = re.compile(r"[^\W_]")  # a letter, digit or CJK character
 
 
 @lru_cache(maxsize=1)
-def _default_dictionary() -> tuple[dict[str, int], int]:
+def jieba_dictionary() -> tuple[dict[str, int], int]:
     """jieba's default prefix dictionary (word -> frequency) and its frequency total.
 
     Loading it takes about 1.4 s; it is read once per process and every Tokenizer starts from a
@@ -56,7 +59,7 @@ def _default_dictionary() -> tuple[dict[str, int], int]:
 
 def _new_jieba() -> jieba.Tokenizer:
     """A private, initialised jieba.Tokenizer whose add_word() changes only its own dictionary."""
-    frequencies, total = _default_dictionary()
+    frequencies, total = jieba_dictionary()
     tokenizer = jieba.Tokenizer()
     tokenizer.FREQ, tokenizer.total = dict(frequencies), total
     tokenizer.initialized = True
@@ -137,6 +140,7 @@ _BULK_RECORDS = 10_000
 # The terms and term frequencies of a removed record: a tombstone holds no postings of its own.
 _NO_TERMS = np.zeros(0, np.int32)
 _NO_TFS = np.zeros(0, np.float32)
+_NO_PTR = np.zeros(1, np.int64)
 
 
 class BM25Index:
@@ -147,11 +151,18 @@ class BM25Index:
         self.applied_seq = 0
         self._term_ids: dict[str, int] = {}
         self._terms: list[str] = []
-        self._post_docs: list[array[int]] = []  # term -> labels
-        self._post_tfs: list[array[float]] = []  # term -> term frequency in that label
         self._df: list[int] = []  # live documents per term
-        self._doc_terms: list[np.ndarray] = []  # label -> term ids (empty once removed)
-        self._doc_tfs: list[np.ndarray] = []
+        # The last bulk load, CSR by record (label -> slice of term ids and frequencies) and by
+        # term (term id -> slice of labels and frequencies); labels below `_loaded` are its records.
+        self._loaded = 0
+        self._doc_ptr, self._doc_terms, self._doc_tfs = _NO_PTR, _NO_TERMS, _NO_TFS
+        self._post_ptr, self._post_labels, self._post_tfs = _NO_PTR, _NO_TERMS, _NO_TFS
+        # Records added one at a time since (label - _loaded -> term ids, frequencies; empty once
+        # removed) and their postings (term id -> labels, frequencies).
+        self._added_terms: list[np.ndarray] = []
+        self._added_tfs: list[np.ndarray] = []
+        self._added_post_labels: dict[int, array[int]] = {}
+        self._added_post_tfs: dict[int, array[float]] = {}
         self._doc_len = np.zeros(0, dtype=np.float32)
         self._alive = np.zeros(0, dtype=bool)
         self._label_ids: list[int] = []
@@ -167,8 +178,6 @@ class BM25Index:
         if tid is None:
             tid = self._term_ids[term] = len(self._terms)
             self._terms.append(term)
-            self._post_docs.append(array("i"))
-            self._post_tfs.append(array("f"))
             self._df.append(0)
         return tid
 
@@ -180,8 +189,8 @@ class BM25Index:
         terms = np.fromiter((self._term_id(t) for t in counts), dtype=np.int32, count=len(counts))
         tfs = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
         for tid, tf in zip(terms.tolist(), tfs.tolist(), strict=True):
-            self._post_docs[tid].append(label)
-            self._post_tfs[tid].append(tf)
+            self._added_post_labels.setdefault(tid, array("i")).append(label)
+            self._added_post_tfs.setdefault(tid, array("f")).append(tf)
             self._df[tid] += 1
         self._append_doc(int(id_), terms, tfs, float(len(tokens)))
 
@@ -193,8 +202,8 @@ class BM25Index:
             self._alive = np.concatenate([self._alive, np.zeros(grow, bool)])
         self._doc_len[label] = length
         self._alive[label] = True
-        self._doc_terms.append(terms)
-        self._doc_tfs.append(tfs)
+        self._added_terms.append(terms)
+        self._added_tfs.append(tfs)
         self._label_ids.append(id_)
         self._id_label[id_] = label
         self._total_len += length
@@ -203,25 +212,45 @@ class BM25Index:
         label = self._id_label.pop(int(id_), None)
         if label is None:
             return
-        for tid in self._doc_terms[label].tolist():
+        for tid in self._doc(label)[0].tolist():
             self._df[tid] -= 1
         self._total_len -= float(self._doc_len[label])
         self._alive[label] = False
-        self._doc_terms[label], self._doc_tfs[label] = _NO_TERMS, _NO_TFS
+        if label >= self._loaded:
+            self._added_terms[label - self._loaded], self._added_tfs[label - self._loaded] = _NO_TERMS, _NO_TFS
+
+    def _doc(self, label: int) -> tuple[np.ndarray, np.ndarray]:
+        """A live record's term ids and term frequencies."""
+        if label < self._loaded:
+            start, end = self._doc_ptr[label], self._doc_ptr[label + 1]
+            return self._doc_terms[start:end], self._doc_tfs[start:end]
+        return self._added_terms[label - self._loaded], self._added_tfs[label - self._loaded]
+
+    def _postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
+        """The labels holding a term and its frequency in each (removed records included: callers mask them)."""
+        labels, tfs = _NO_TERMS, _NO_TFS
+        if tid < len(self._post_ptr) - 1:
+            start, end = self._post_ptr[tid], self._post_ptr[tid + 1]
+            labels, tfs = self._post_labels[start:end], self._post_tfs[start:end]
+        added = self._added_post_labels.get(tid)
+        if added is not None:  # copies: the buffers may grow while the result is in use
+            labels = np.concatenate([labels, np.frombuffer(added, dtype=np.int32)])
+            tfs = np.concatenate([tfs, np.frombuffer(self._added_post_tfs[tid], dtype=np.float32)])
+        return labels, tfs
 
     def terms_of(self, id_: int) -> list[str]:
         """Distinct terms of a stored record (empty if unknown)."""
         label = self._id_label.get(int(id_))
         if label is None:
             return []
-        return [self._terms[t] for t in self._doc_terms[label].tolist()]
+        return [self._terms[t] for t in self._doc(label)[0].tolist()]
 
     def top_terms(self, id_: int, n: int = 20) -> list[str]:
         """The record's n most characteristic terms by tf-idf, for "more like this" queries."""
         label = self._id_label.get(int(id_))
         if label is None:
             return []
-        terms, tfs = self._doc_terms[label], self._doc_tfs[label]
+        terms, tfs = self._doc(label)
         weights = tfs * self._idf(terms)
         return [self._terms[t] for t in terms[np.argsort(-weights, kind="stable")[:n]].tolist()]
 
@@ -247,7 +276,7 @@ class BM25Index:
         for term in terms:
             tid = self._term_ids.get(term)
             if tid is not None and self._df[tid]:
-                holders = np.isin(labels, np.frombuffer(self._post_docs[tid], dtype=np.int32))
+                holders = np.isin(labels, self._postings(tid)[0])
                 share[holders] += self._term_idf(self._df[tid]) / self._term_idf(1)
         return share / len(terms)
 
@@ -266,8 +295,7 @@ class BM25Index:
             tid = self._term_ids.get(term)
             if tid is None or not self._df[tid]:
                 continue
-            docs = np.frombuffer(self._post_docs[tid], dtype=np.int32).copy()
-            tfs = np.frombuffer(self._post_tfs[tid], dtype=np.float32).copy()
+            docs, tfs = self._postings(tid)
             scores[docs] += qtf * self._term_idf(self._df[tid]) * tfs * (self.k1 + 1) / (tfs + norm[docs])
         return scores
 
@@ -341,19 +369,27 @@ class BM25Index:
 
     def _to_arrays(self) -> _Arrays:
         """Live records as flat arrays (CSR by record); removed records are dropped."""
-        labels = sorted(self._id_label.values())
-        empty_i, empty_f = np.zeros(0, np.int32), np.zeros(0, np.float32)
+        live = np.flatnonzero(self._alive[: len(self._label_ids)])
+        loaded, added = live[live < self._loaded], live[live >= self._loaded]
+        starts, lengths = self._doc_ptr[loaded], np.diff(self._doc_ptr)[loaded]
+        # The loaded records' slices, gathered in one pass: each slice's positions are its start plus 0, 1, 2, …
+        gather = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+        added_terms = [self._added_terms[x - self._loaded] for x in added.tolist()]
+        added_tfs = [self._added_tfs[x - self._loaded] for x in added.tolist()]
+        sizes = np.concatenate([lengths, np.array([len(terms) for terms in added_terms], dtype=np.int64)])
         return _Arrays(
-            doc_ptr=np.concatenate([[0], np.cumsum([len(self._doc_terms[x]) for x in labels])]).astype(np.int64),
-            doc_terms=np.concatenate([empty_i] + [self._doc_terms[x] for x in labels]),
-            doc_tfs=np.concatenate([empty_f] + [self._doc_tfs[x] for x in labels]),
-            doc_len=self._doc_len[labels],
-            label_ids=np.array([self._label_ids[x] for x in labels], dtype=np.int64),
+            doc_ptr=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            doc_terms=np.concatenate([self._doc_terms[gather], *added_terms]).astype(np.int32),
+            doc_tfs=np.concatenate([self._doc_tfs[gather], *added_tfs]).astype(np.float32),
+            doc_len=self._doc_len[live],
+            label_ids=np.array(self._label_ids, dtype=np.int64)[live],
         )
 
     def _load_arrays(self, terms: list[str], data: _Arrays) -> None:
-        """Replace the contents with records from _to_arrays() output, postings built in bulk."""
-        ptr, doc_terms, doc_tfs = data["doc_ptr"], data["doc_terms"], data["doc_tfs"]
+        """Replace the contents with records from _to_arrays() output, postings built in bulk
+        (turning the records' CSR into the terms' is a compressed-sparse-column conversion)."""
+        ptr = np.asarray(data["doc_ptr"], dtype=np.int64)
+        doc_terms, doc_tfs = np.asarray(data["doc_terms"], dtype=np.int32), np.asarray(data["doc_tfs"], dtype=np.float32)
         n = len(ptr) - 1
         self._terms = list(terms)
         self._term_ids = {t: i for i, t in enumerate(self._terms)}
@@ -362,15 +398,15 @@ class BM25Index:
         self._doc_len = np.array(data["doc_len"], dtype=np.float32)
         self._alive = np.ones(n, dtype=bool)
         self._total_len = float(self._doc_len.sum())
-        self._doc_terms = [doc_terms[ptr[i]:ptr[i + 1]] for i in range(n)]
-        self._doc_tfs = [doc_tfs[ptr[i]:ptr[i + 1]] for i in range(n)]
-        labels = np.repeat(np.arange(n, dtype=np.int32), np.diff(ptr))
-        order = np.argsort(doc_terms, kind="stable")
-        bounds = np.searchsorted(doc_terms[order], np.arange(len(self._terms) + 1))
-        labels, tfs = labels[order], np.asarray(doc_tfs[order], dtype=np.float32)
-        self._post_docs = [array("i", labels[bounds[t]:bounds[t + 1]].tobytes()) for t in range(len(self._terms))]
-        self._post_tfs = [array("f", tfs[bounds[t]:bounds[t + 1]].tobytes()) for t in range(len(self._terms))]
-        self._df = np.diff(bounds).tolist()
+        self._loaded, self._doc_ptr, self._doc_terms, self._doc_tfs = n, ptr, doc_terms, doc_tfs
+        # int32 offsets while they fit, so that scipy keeps every index array in int32 (no copies in int64)
+        offsets = ptr.astype(np.int32) if len(doc_terms) < np.iinfo(np.int32).max else ptr
+        by_term = csr_array((doc_tfs, doc_terms, offsets), shape=(n, len(self._terms))).tocsc()
+        self._post_ptr = by_term.indptr.astype(np.int64)
+        self._post_labels = by_term.indices.astype(np.int32, copy=False)
+        self._post_tfs = by_term.data.astype(np.float32, copy=False)
+        self._added_terms, self._added_tfs, self._added_post_labels, self._added_post_tfs = [], [], {}, {}
+        self._df = np.diff(self._post_ptr).tolist()
 
     @classmethod
     def from_tokens(cls, ids: Sequence[int] | np.ndarray, tokens: Sequence[str]) -> "BM25Index":
@@ -401,6 +437,22 @@ class BM25Index:
             doc_len=lengths.astype(np.float32),
             label_ids=np.asarray(ids, dtype=np.int64),
         ))
+        return index
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Live records and the vocabulary as flat arrays (an index snapshot); `from_arrays` reads them back."""
+        data = self._to_arrays()
+        return {"doc_ptr": data["doc_ptr"], "doc_terms": data["doc_terms"], "doc_tfs": data["doc_tfs"], "doc_len": data["doc_len"],
+                "label_ids": data["label_ids"],
+                "terms": np.frombuffer("\n".join(self._terms).encode("utf-8"), dtype=np.uint8)}  # a term holds no whitespace
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> "BM25Index":
+        """An index of the records `to_arrays` wrote."""
+        terms = arrays["terms"].tobytes().decode("utf-8").split("\n") if len(arrays["terms"]) else []
+        index = cls()
+        index._load_arrays(terms, _Arrays(doc_ptr=arrays["doc_ptr"], doc_terms=arrays["doc_terms"], doc_tfs=arrays["doc_tfs"],
+                                          doc_len=arrays["doc_len"], label_ids=arrays["label_ids"]))
         return index
 
     def save(self, directory: str | Path) -> None:

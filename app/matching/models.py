@@ -29,3 +29,35 @@ class RecordVector(Base):
     # without tokenising every text again.
     tokens: Mapped[str] = mapped_column(Text, default="")
     encoded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IndexSnapshot(Base):
+    """The latest snapshot (索引快照) of one encoder's whole matching index, at one change-log position.
+
+    Written by an encoding process (role `all` or `worker`) when it is caught up; a process
+    whose data directory holds no index (a new replica, a restart on an empty directory) loads
+    it in one read and replays the change log after `applied_seq`, instead of rebuilding the
+    indexes from every stored row. Its arrays are the rows of `index_snapshot_parts`.
+    """
+
+    __tablename__ = "index_snapshots"
+
+    encoder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    dim: Mapped[int]
+    applied_seq: Mapped[int]
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IndexSnapshotPart(Base):
+    """One slice of one named array of a side in a snapshot. An array is cut into parts of at most
+    `snapshot.PART_BYTES` (PostgreSQL refuses a value over 1 GB; 10⁶ vectors are 1 GB)."""
+
+    __tablename__ = "index_snapshot_parts"
+
+    encoder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    side: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    part: Mapped[int] = mapped_column(primary_key=True)
+    dtype: Mapped[str] = mapped_column(String(10))  # numpy dtype string, e.g. "<f2"
+    shape: Mapped[str] = mapped_column(String(40))  # the whole array's shape, e.g. "100000,512"
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.database import utcnow
 from app.matching.models import RecordVector
+from app.matching.vector_index import unit_rows
 from app.sides import listing_model
 
 # How vectors are stored: float16, little-endian. A 512-d unit vector takes 1 KB instead of 2 KB,
@@ -42,7 +43,7 @@ class Bulk(NamedTuple):
     """Every stored vector of one side and encoder, as arrays ready for the indexes."""
 
     ids: np.ndarray  # int64
-    vectors: np.ndarray  # (n, dim) float32, unit rows
+    vectors: np.ndarray  # (n, dim) in VECTOR_DTYPE, as stored (VectorIndex.build makes them unit rows)
     tokens: list[str]  # space-separated BM25 tokens, one string per record
     hashes: list[str]
 
@@ -54,13 +55,6 @@ def text_hash(text: str) -> str:
 
 def encode_vector(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(vector, dtype=VECTOR_DTYPE).tobytes()
-
-
-def unit_rows(vectors: np.ndarray) -> np.ndarray:
-    """float32 rows of length one (a float16 round trip leaves them a little off)."""
-    rows = np.asarray(vectors, dtype=np.float32)
-    rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-    return rows
 
 
 def decode(blob: bytes, dim: int) -> np.ndarray:
@@ -138,8 +132,9 @@ def load_all(session: Session, *, side: str, encoder: str, dim: int) -> Bulk:
     """Every stored vector of `encoder` for the published records of `side`, fast.
 
     Rows stream in chunks; each chunk's vector bytes are joined and read with one
-    np.frombuffer into a preallocated float16 matrix, converted and re-normalised once at the
-    end. A row of another dimension (an encoder directory replaced in place) is skipped.
+    np.frombuffer into a preallocated float16 matrix, left in that precision: the dense index
+    converts and re-normalises it a slice at a time, so no float32 copy of every vector is made
+    beside its own. A row of another dimension (an encoder directory replaced in place) is skipped.
     """
     total = session.scalar(select(func.count()).select_from(_published_rows(side, encoder).subquery())) or 0
     ids = np.empty(total, dtype=np.int64)
@@ -158,7 +153,7 @@ def load_all(session: Session, *, side: str, encoder: str, dim: int) -> Bulk:
         digests.extend(row[1] for row in kept)
         tokens.extend(row[3] for row in kept)
         filled = end
-    return Bulk(ids[:filled], unit_rows(stored[:filled]), tokens, digests)
+    return Bulk(ids[:filled], stored[:filled], tokens, digests)
 
 
 def missing(session: Session, *, side: str, encoder: str, limit: int | None = None) -> list[int]:

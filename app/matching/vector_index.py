@@ -33,6 +33,7 @@ import numpy as np
 INDEX_FILE = "vectors.faiss"
 LABELS_FILE = "labels.npy"
 META_FILE = "meta.json"
+LIVE_SLICE = 65_536  # vectors copied at a time by `live` and `build`
 
 
 class IndexMismatchError(RuntimeError):
@@ -49,10 +50,13 @@ class VectorIndex(Protocol):
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
     def build(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Replace the contents at once (a fresh start from stored vectors): must be quick; a slow
-        structure is left to `optimize`."""
+        structure is left to `optimize`. float32 rows are taken as unit rows; rows of a lower
+        precision (as stored) are converted and normalised a slice at a time."""
     def optimize(self, lock: AbstractContextManager[Any]) -> bool:
         """Build what `build` deferred, outside `lock`, taking `lock` only to swap it in; False if nothing to do."""
     def remove(self, ids: Iterable[int]) -> None: ...
+    def live(self, dtype: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """The ids and vectors (as `dtype`) of the indexed records, for `build` to take back."""
     def vector(self, id_: int) -> np.ndarray | None: ...
     def search(self, query_vectors: np.ndarray, k: int,
                allowed_ids: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]: ...
@@ -60,6 +64,13 @@ class VectorIndex(Protocol):
     @property
     def count(self) -> int: ...
     def save(self, directory: str | os.PathLike[str]) -> None: ...
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """float32 rows of length one (a float16 round trip leaves them a little off)."""
+    rows = np.asarray(vectors, dtype=np.float32)
+    rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    return rows
 
 
 def _atomic_write(path: Path, write: Callable[[str], object]) -> None:
@@ -135,11 +146,14 @@ class FaissVectorIndex:
         query) until `optimize` has built the graph in the background.
         """
         ids = np.asarray(ids, dtype=np.int64).ravel()
+        vectors = np.asarray(vectors).reshape(len(ids), self.dim)
         self._index = self._new_index("hnsw" if self._mode == "hnsw" else "flat")
         self._label_ids = np.zeros(0, dtype=np.int64)
         self._id_label = {}
         if len(ids):
-            self._index.add(np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim))
+            for start in range(0, len(ids), LIVE_SLICE):
+                rows = vectors[start:start + LIVE_SLICE]
+                self._index.add(np.ascontiguousarray(rows) if rows.dtype == np.float32 else unit_rows(rows))
             self._label_ids = ids.copy()
             self._id_label = dict(zip(ids.tolist(), range(len(ids)), strict=True))
 
@@ -171,6 +185,15 @@ class FaissVectorIndex:
             label = self._id_label.pop(id_, None)
             if label is not None:
                 self._label_ids[label] = -1
+
+    def live(self, dtype: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """The ids and vectors (as `dtype`) of the indexed records, tombstones left out, in label
+        order; read a slice at a time, so a float16 copy of 10⁶ vectors never makes a float32 one."""
+        labels = np.flatnonzero(self._label_ids >= 0)
+        vectors = np.empty((len(labels), self.dim), dtype=dtype)
+        for start in range(0, len(labels), LIVE_SLICE):
+            vectors[start:start + LIVE_SLICE] = self._index.reconstruct_batch(labels[start:start + LIVE_SLICE])
+        return self._label_ids[labels], vectors
 
     def vector(self, id_: int) -> np.ndarray | None:
         """The stored vector of a record, or None if it is not indexed."""
@@ -282,6 +305,16 @@ class FaissVectorIndex:
 # class implementing VectorIndex (constructor `(encoder_name, dim, kind=...)` and a `load`
 # classmethod), added here.
 KINDS: dict[str, type[FaissVectorIndex]] = {"auto": FaissVectorIndex, "flat": FaissVectorIndex, "hnsw": FaissVectorIndex}
+
+
+def saved_position(directory: str | os.PathLike[str], encoder_name: str) -> int | None:
+    """The change-log position of the index of `encoder_name` saved in `directory`, read without
+    loading it (None if there is none, or one of another encoder)."""
+    path = Path(directory) / META_FILE
+    if not path.is_file():
+        return None
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    return int(meta.get("applied_seq", 0)) if meta["encoder"] == encoder_name else None
 
 
 def _backend(kind: str) -> type[FaissVectorIndex]:
