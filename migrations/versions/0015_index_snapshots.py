@@ -4,16 +4,16 @@
 `index_snapshot_parts` the named arrays of each side, cut into parts. Both start empty: the next
 caught-up encoding process writes the first snapshot.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-11-26
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
