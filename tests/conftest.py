@@ -27,6 +27,8 @@ from app.models_registry import Base
 
 # The web workspace's fixtures: users, signing in, the browser (tests/web_support.py).
 pytest_plugins = ["web_support"]
+pytest.register_assert_rewrite("web_support")
+from web_support import NO_BROWSER  # noqa: E402  (after its assertions are set to be rewritten)
 
 POSTGRES_URL = os.environ.get("TECHMATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("TECHMATCH_REQUIRE_POSTGRES") == "1"
@@ -52,13 +54,23 @@ def new_database(kind: str, folder: Path) -> Iterator[str]:
         yield url
 
 
+# What a skipped part of the suite says at the end: (text in its skip reason, banner, what it means).
+SKIP_BANNERS = [
+    (UNREACHABLE, "PostgreSQL half SKIPPED",
+     "Only SQLite was tested. CI sets TECHMATCH_REQUIRE_POSTGRES=1 and fails instead."),
+    (NO_BROWSER, "browser tests SKIPPED", "CI sets TECHMATCH_REQUIRE_BROWSER=1 and fails instead."),
+]
+
+
 def pytest_terminal_summary(terminalreporter):
-    """The banner is built from the skip reports, so it shows when tests run in worker processes too."""
-    reasons = [str(report.longrepr) for report in terminalreporter.stats.get("skipped", []) if UNREACHABLE in str(report.longrepr)]
-    if reasons:
-        terminalreporter.write_sep("=", "PostgreSQL half SKIPPED", yellow=True)
-        terminalreporter.write_line(reasons[0])
-        terminalreporter.write_line("Only SQLite was tested. CI sets TECHMATCH_REQUIRE_POSTGRES=1 and fails instead.")
+    """The banners are built from the skip reports, so they show when tests run in worker processes too."""
+    skipped = [str(report.longrepr) for report in terminalreporter.stats.get("skipped", [])]
+    for marker, title, meaning in SKIP_BANNERS:
+        reasons = [reason for reason in skipped if marker in reason]
+        if reasons:
+            terminalreporter.write_sep("=", title, yellow=True)
+            terminalreporter.write_line(reasons[0])
+            terminalreporter.write_line(meaning)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

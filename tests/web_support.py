@@ -53,14 +53,6 @@ def sign_in(client: TestClient, identifier: str, password: str = PASSWORD):
     return client.post("/web/login", data={"identifier": identifier, "password": password, "csrf_token": token}, follow_redirects=False)
 
 
-def pytest_terminal_summary(terminalreporter):
-    reasons = [str(report.longrepr) for report in terminalreporter.stats.get("skipped", []) if NO_BROWSER in str(report.longrepr)]
-    if reasons:
-        terminalreporter.write_sep("=", "browser tests SKIPPED", yellow=True)
-        terminalreporter.write_line(reasons[0])
-        terminalreporter.write_line("CI sets TECHMATCH_REQUIRE_BROWSER=1 and fails instead.")
-
-
 @pytest.fixture(scope="session")
 def browser():
     """Headless Chromium of the system, launched once per test process."""
