@@ -1,6 +1,6 @@
 """Ingest of an N-row achievements .xlsx per encoder backend: until committed, until matchable.
 
-    python scripts/bench_import.py N [--backends torch,onnx-int8] [--threads 0] [--chunk 200]
+    python scripts/bench_import.py N [--backends torch,onnx-int8] [--threads 0,1] [--chunk 200]
                                      [--database-url postgresql+psycopg://…]
 
 Generates an N-row spreadsheet with the importer's Chinese headers. Titles, abstracts and
@@ -25,8 +25,8 @@ queues it, and the child reports, every second on stderr and in the table at the
   the process's CPU time over that wait (200 % = both of 2 cores);
 - peak memory: the child's maximum resident set (model, index, import), and before the import.
 
-`--threads` overrides the encoding threads (0: one per core, as the worker chooses); `1` is what
-`techmatch serve` (role `all`) uses. Backends run one after the other, so the machine's other
+`--threads 0,1` runs every backend with each thread count (0: one per core, as the worker
+chooses; 1 is what `techmatch serve`, role `all`, uses). Backends run one after the other, so the machine's other
 load hits them unequally: the load average is printed before and after each.
 """
 
@@ -203,7 +203,7 @@ def ingest(url: str, path: Path, data_dir: Path, backend: str, threads: int, chu
     }
 
 
-def run_child(args: argparse.Namespace, backend: str, path: Path, folder: Path) -> dict:
+def run_child(args: argparse.Namespace, backend: str, threads: int, path: Path, folder: Path) -> dict:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
@@ -215,8 +215,8 @@ def run_child(args: argparse.Namespace, backend: str, path: Path, folder: Path) 
     try:
         load = os.getloadavg()[0]
         child = subprocess.run(
-            [sys.executable, __file__, str(args.n), "--chunk", str(args.chunk), "--threads", str(args.threads),
-             "--child", url, str(path), str(folder / f"data-{backend}"), backend],
+            [sys.executable, __file__, str(args.n), "--chunk", str(args.chunk), "--threads", str(threads),
+             "--child", url, str(path), str(folder / f"data-{backend}-{threads}"), backend],
             stdout=subprocess.PIPE, text=True,
         )
         if child.returncode:
@@ -234,14 +234,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("n", type=int, help="rows in the spreadsheet")
     parser.add_argument("--backends", default="torch,onnx-int8", help="comma-separated, run in this order")
-    parser.add_argument("--threads", type=int, default=0, help="encoding threads (0: one per core, as `techmatch worker`)")
+    parser.add_argument("--threads", default="0", help="comma-separated encoding threads, each run with every backend "
+                        "(0: one per core, as `techmatch worker`)")
     parser.add_argument("--chunk", type=int, default=200, help="rows per transaction")
     parser.add_argument("--database-url", default=SERVER, help="a PostgreSQL server (a database is created on it per run)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         url, path, data_dir, backend = args.child
-        print(json.dumps(ingest(url, Path(path), Path(data_dir), backend, args.threads, args.chunk)))
+        print(json.dumps(ingest(url, Path(path), Path(data_dir), backend, int(args.threads), args.chunk)))
         return
     with tempfile.TemporaryDirectory(prefix="techmatch-bench-") as folder:
         path = Path(folder) / f"achievements-{args.n}.xlsx"
@@ -249,7 +250,10 @@ def main() -> None:
         generate(args.n, path)
         log(f"generated {args.n} rows (csl_dev cycled, serial-numbered titles) in {time.perf_counter() - started:.1f}s "
             f"({path.stat().st_size / 1e6:.1f} MB .xlsx); {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-        results = [run_child(args, backend, path, Path(folder)) for backend in args.backends.split(",")]
+        results = [
+            run_child(args, backend, int(threads), path, Path(folder))
+            for threads in args.threads.split(",") for backend in args.backends.split(",")
+        ]
     print(f"{'':>18}" + "".join(f"{r['backend']:>24}" for r in results))
     for key in results[0]:
         if key != "backend":
