@@ -53,9 +53,10 @@ def sign_in(client: TestClient, identifier: str, password: str = PASSWORD):
     return client.post("/web/login", data={"identifier": identifier, "password": password, "csrf_token": token}, follow_redirects=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium of the system, launched once per test process."""
+    """Headless Chromium of the system, launched once per test module: Playwright's sync API keeps an
+    event loop running while it is open, so it must be closed before another module's asyncio.run()."""
     if not CHROMIUM.exists():
         reason = f"{NO_BROWSER} {CHROMIUM} (apt-get install chromium)"
         if REQUIRE_BROWSER:

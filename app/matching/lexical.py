@@ -317,7 +317,8 @@ class BM25Index:
             if label is None:
                 continue
             norm[column] = self.k1 * (1 - self.b + self.b * self._doc_len[label] / avgdl)
-            for tid, tf in zip(self._doc_terms[label].tolist(), self._doc_tfs[label].tolist(), strict=True):
+            terms, tfs_of_record = self._doc(label)
+            for tid, tf in zip(terms.tolist(), tfs_of_record.tolist(), strict=True):
                 columns, tfs = gathered.setdefault(tid, ([], []))
                 columns.append(column)
                 tfs.append(tf)
