@@ -10,21 +10,23 @@ Design (checked against faiss-cpu 1.15):
   are purged by `compact()`, which save() calls once they exceed 20 %.
 * Kind "flat" (exact inner product) is used while the index holds fewer than
   `ivf_threshold` vectors; above it a flat scan of 512-d vectors costs more
-  than the latency budget (3 ms at 20k, 17 ms at 100k, 0.1 s at 10⁶ on 2
-  cores), so "auto" switches to IVF (0.5 ms at 20k, recall@10 0.997): k-means cells (`ivf_nlist`: 4·√n of them, trained
-  on a sample of 40 vectors a cell), of which a query scans the `nprobe`
-  nearest. IVF rather than HNSW because an HNSW graph of 10⁶ vectors takes
-  more than 15 minutes to build, IVF about a minute; "hnsw" can still be
-  forced. Once the index has grown fourfold past the size its cells were
-  trained for, `optimize` trains them again.
+  than the latency budget (3 ms at 20k, 17 ms at 100k, 0.2 s at 10⁶ on 2
+  cores), so "auto" switches to IVF: k-means cells (`ivf_nlist`: 4·√n of
+  them, trained on 40 vectors a cell), of which a query scans the `nprobe`
+  nearest (at 20k 0.5 ms, at 10⁶ 4.4 ms, recall@10 0.997 and 0.991 with
+  nprobe 128: scripts/bench_ann.py). IVF rather than HNSW because an HNSW
+  graph of 10⁶ vectors takes more than 15 minutes to build, IVF cells under
+  4 (2 of them training); "hnsw" can still be forced. Once the index has
+  grown fourfold past the size its cells were trained for, `optimize` trains
+  them again.
 * Filters are applied before the top-k, never after. Small allowed sets
   (up to `exact_filter_limit`) are scored exactly from the stored vectors,
   whatever the kind. Larger ones go to faiss as an IDSelector: exact for
   flat; HNSW walks the graph with it; IVF scans nprobe × (count / allowed)
   cells, so as many allowed vectors are scored as an unfiltered search scores.
-* The IVF centroids travel with the index (`live`/`build`, hence the index
-  snapshot), so a process starting from a snapshot assigns the vectors to
-  cells without training them again.
+* The IVF centroids travel with the index (`centroids`/`build`, hence the
+  index snapshot), so a process starting from a snapshot assigns the vectors
+  to cells without training them again.
 
 Vectors must be L2-normalised, so inner product equals cosine similarity.
 """
@@ -159,7 +161,7 @@ class FaissVectorIndex:
         if kind == "flat":
             return faiss.IndexFlatIP(self.dim)
         if kind == "ivf":
-            assert self._centroids is not None, "an IVF index needs its centroids (see _ivf_centroids)"
+            assert self._centroids is not None, "an IVF index needs its centroids (set by add or optimize)"
             return new_ivf(self.dim, self._centroids)
         index = faiss.IndexHNSWFlat(self.dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 40
@@ -215,10 +217,10 @@ class FaissVectorIndex:
     def build(self, ids: Iterable[int] | np.ndarray, vectors: np.ndarray, centroids: np.ndarray | None = None) -> None:
         """Replace the contents with these vectors, as a flat index whatever their number.
 
-        A flat index of 100,000 vectors is built in a fraction of a second, IVF cells of 10⁶ in
-        about a minute, an HNSW graph of 100,000 in minutes (about 4 on 2 busy cores): a fresh
-        start searches exactly (tens of ms a query) until `optimize` has built the rest in the
-        background. `centroids` (of a snapshot) spare `optimize` the training.
+        A flat index of 100,000 vectors is built in a fraction of a second, the IVF cells of 10⁶
+        in minutes (an HNSW graph of 100,000 took 4): a fresh start searches exactly until
+        `optimize` has built the rest in the background. `centroids` (of a snapshot) spare
+        `optimize` the training.
         """
         ids = np.asarray(ids, dtype=np.int64).ravel()
         vectors = np.asarray(vectors).reshape(len(ids), self.dim)
