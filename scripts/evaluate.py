@@ -410,7 +410,7 @@ def build(encoder, rows, ids, vectors, texts) -> MatchEngine:
 RANKING_DEFAULTS = {
     name: parameter.default
     for name, parameter in inspect.signature(MatchEngine.__init__).parameters.items()
-    if name not in ("self", "encoder", "index_kind")
+    if name not in ("self", "encoder", "index_kind", "index_nprobe")
 }
 """The engine's own defaults for the ranking knobs, read from its signature."""
 

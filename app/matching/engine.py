@@ -96,7 +96,7 @@ class MatchEngine:
                  lexical_prf_docs: int = 5, lexical_prf_terms: int = 10, lexical_query_weight: int = 2,
                  propagate_docs: int = 10, propagate_weight: float = 1.0,
                  exact_weight: float = 0.5, exact_query_words: int = 3, description_words: int = 20,
-                 index_kind: str = "auto"):
+                 index_kind: str = "auto", index_nprobe: int = 128):
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}; choose from {sorted(FUSIONS)}")
         self.encoder = encoder
@@ -110,6 +110,7 @@ class MatchEngine:
         self.exact_weight, self.exact_query_words = exact_weight, exact_query_words
         self.description_words = description_words
         self._index_kind = index_kind
+        self._index_options = {"nprobe": index_nprobe}
         self._lock = threading.RLock()
         # Process-wide: a query's matrix products are small, and multi-threaded
         # BLAS on a shared 2-core machine made them ~10x slower (16 ms vs 2 ms).
@@ -117,7 +118,7 @@ class MatchEngine:
         self._sides = {side: self._new_side() for side in SIDES}
 
     def _new_side(self) -> _Side:
-        return _Side(new_vector_index(self._index_kind, self.encoder.name, self.encoder.dim), BM25Index())
+        return _Side(new_vector_index(self._index_kind, self.encoder.name, self.encoder.dim, **self._index_options), BM25Index())
 
     def _side(self, side: str) -> _Side:
         if side not in self._sides:
@@ -161,36 +162,39 @@ class MatchEngine:
     def load_side(self, side: str, ids: np.ndarray, vectors: np.ndarray, tokens: Sequence[str]) -> None:
         """Replace a side with these records at once (a fresh start from stored vectors and tokens).
 
-        Both indexes take their bulk path (flat vectors, BM25 from token strings); the HNSW graph
-        of a large side is left to `optimize`.
+        Both indexes take their bulk path (flat vectors, BM25 from token strings); the IVF cells
+        (or HNSW graph) of a large side are left to `optimize`.
         """
         self._replace_side(side, ids, vectors, BM25Index.from_tokens(ids, tokens))
 
     def export_side(self, side: str, vector_dtype: np.dtype[Any]) -> dict[str, np.ndarray]:
         """A side's records as flat arrays (an index snapshot): `ids` and `vectors` (as
-        `vector_dtype`) of the dense index, and the BM25 index's arrays prefixed `bm25.`.
-        `import_side` reads them back."""
+        `vector_dtype`) of the dense index, its IVF `centroids` if it has any, and the BM25
+        index's arrays prefixed `bm25.`. `import_side` reads them back."""
         with self._lock:
             target = self._side(side)
             ids, vectors = target.vectors.live(vector_dtype)
+            centroids = target.vectors.centroids()
             lexical = target.bm25.to_arrays()
-        return {"ids": ids, "vectors": vectors, **{f"{_LEXICAL}{name}": array for name, array in lexical.items()}}
+        dense = {"ids": ids, "vectors": vectors} | ({} if centroids is None else {"centroids": centroids})
+        return dense | {f"{_LEXICAL}{name}": array for name, array in lexical.items()}
 
     def import_side(self, side: str, arrays: dict[str, np.ndarray]) -> None:
         """Replace a side with the records of `export_side` arrays (vectors as `VectorIndex.build` takes them)."""
         lexical = {name.removeprefix(_LEXICAL): array for name, array in arrays.items() if name.startswith(_LEXICAL)}
-        self._replace_side(side, arrays["ids"], arrays["vectors"], BM25Index.from_arrays(lexical))
+        self._replace_side(side, arrays["ids"], arrays["vectors"], BM25Index.from_arrays(lexical), arrays.get("centroids"))
 
-    def _replace_side(self, side: str, ids: np.ndarray, vectors: np.ndarray, bm25: BM25Index) -> None:
+    def _replace_side(self, side: str, ids: np.ndarray, vectors: np.ndarray, bm25: BM25Index,
+                      centroids: np.ndarray | None = None) -> None:
         fresh = self._new_side()
-        fresh.vectors.build(ids, vectors)
+        fresh.vectors.build(ids, vectors, centroids)
         fresh.bm25 = bm25
         with self._lock:
             self._side(side)
             self._sides[side] = fresh  # type: ignore[index]  # _side() checked the name
 
     def optimize(self) -> bool:
-        """Build the slow structures `load_side` deferred (HNSW graphs), searches going on meanwhile."""
+        """Build the slow structures `load_side` deferred (IVF cells), searches going on meanwhile."""
         return any([side.vectors.optimize(self._lock) for side in list(self._sides.values())])
 
     def vector(self, side: str, id: int) -> np.ndarray | None:
@@ -408,7 +412,8 @@ class MatchEngine:
         if terms_file.is_file():
             engine.tokenizer.add_terms(json.loads(terms_file.read_text(encoding="utf-8")))
         for name in SIDES:
-            vectors = load_vector_index(directory / name / "dense", engine._index_kind, encoder.name, encoder.dim)
+            vectors = load_vector_index(directory / name / "dense", engine._index_kind, encoder.name, encoder.dim,
+                                        **engine._index_options)
             engine._sides[name] = _Side(vectors, BM25Index.load(directory / name / "lexical"))
         return engine
 

@@ -177,7 +177,7 @@ class IndexKeeper:
                     found = snapshot.read(session, encoder=name)
             encoder = loading.result()
         saved = cls._saved_engine(settings, encoder) if local is not None and found is None else None
-        engine = saved or MatchEngine(encoder, index_kind=settings.index_kind)
+        engine = saved or MatchEngine(encoder, index_kind=settings.index_kind, index_nprobe=settings.index_nprobe)
         keeper = cls(engine, session_factory, directory, settings.index_save_every, may_encode=settings.role != "serve",
                      snapshot_every=settings.index_snapshot_every if shares else 0)
         keeper.snapshot_seq = shared or 0
@@ -190,7 +190,8 @@ class IndexKeeper:
     @staticmethod
     def _saved_engine(settings: Settings, encoder: Encoder) -> MatchEngine | None:
         try:
-            return MatchEngine.load(settings.index_dir, encoder, index_kind=settings.index_kind)
+            return MatchEngine.load(settings.index_dir, encoder, index_kind=settings.index_kind,
+                                    index_nprobe=settings.index_nprobe)
         except IndexMismatchError as error:
             log.warning("%s: building the index from the stored vectors of %s instead", error, encoder.name)
             return None
@@ -539,7 +540,7 @@ class IndexWorker(PeriodicWorker):
 
     In a keeper that may encode (role all/worker) it also encodes, batch by batch, the
     published records without a stored vector (once per start, until none is left: a database
-    from before stored vectors fills itself) and the keeper's `backlog`. An HNSW graph that a
+    from before stored vectors fills itself) and the keeper's `backlog`. The IVF cells that a
     fresh start deferred is built on a thread of its own (after the keywords a fresh start left
     to `learn_keywords`), so the log is followed meanwhile.
     """
@@ -581,17 +582,17 @@ class IndexWorker(PeriodicWorker):
 
     def _optimize(self) -> None:
         if self._optimizer is None or not self._optimizer.is_alive():
-            self._optimizer = threading.Thread(target=self._build_graphs, name="index-graph", daemon=True)
+            self._optimizer = threading.Thread(target=self._build_cells, name="index-cells", daemon=True)
             self._optimizer.start()
 
-    def _build_graphs(self) -> None:
+    def _build_cells(self) -> None:
         started = time.perf_counter()
         try:
             self.keeper.learn_keywords()
             if self.keeper.engine.optimize():
-                log.info("HNSW graph built in %.1fs", time.perf_counter() - started)
+                log.info("IVF cells built in %.1fs", time.perf_counter() - started)
         except Exception:  # the flat index keeps serving; the next pass tries again
-            log.exception("building the HNSW graph failed")
+            log.exception("building the IVF cells failed")
 
     def stop(self) -> None:
         """Stop after the current batch and save what requests applied since the last save."""
