@@ -82,7 +82,7 @@ def test_a_broker_shortlists_a_match_and_the_pair_waits_on_its_home_page(client,
     assert [(e["id"], e["status"], e["source"], e["match_rank"]) for e in entries] == [(entry_id, "suggested", "match", 1)]
     home = client.get("/web/").text
     assert "对接清单中进行中的配对" in home
-    assert f'<a href="/web/demands/{wanted["id"]}">需求「{wanted["title"]}」与成果「{offered["title"]}」（对接清单 {entry_id}）</a>' in home
+    assert f'<a href="/web/brokerage/{entry_id}">需求「{wanted["title"]}」与成果「{offered["title"]}」（对接清单 {entry_id}）</a>' in home
 
     before = _stored(app)
     again = _post(client, f"/web/demands/{wanted['id']}/shortlist", pair, page=f"/web/demands/{wanted['id']}")
@@ -234,7 +234,8 @@ def test_the_home_page_lists_proposals_to_review_and_milestones_to_accept(client
 
     _person(client, app, world, "ent_a")
     home = client.get("/web/").text
-    link = f'<a href="/web/demands/{wanted["id"]}">需求「{wanted["title"]}」的揭榜申请 {proposals["a"]}（挂帅人 李教授）</a>'
+    link = (f'<a href="/web/demands/{wanted["id"]}/proposals#proposal-{proposals["a"]}">'
+            f'需求「{wanted["title"]}」的揭榜申请 {proposals["a"]}（挂帅人 李教授）</a>')
     assert link in home and "待审核" in home
     assert f"揭榜申请 {proposals['b']}" not in home  # another organization's demand
     assert "待验收的里程碑" not in home
@@ -245,7 +246,7 @@ def test_the_home_page_lists_proposals_to_review_and_milestones_to_accept(client
     assert reported.status_code == 200, reported.text
     home = client.get("/web/").text
     assert "待审核的揭榜申请" not in home
-    assert f'<a href="/web/demands/{wanted["id"]}">需求「{wanted["title"]}」的里程碑 1「完成样机」已报告完成</a>' in home
+    assert f'<a href="/web/demands/{wanted["id"]}/proposals">需求「{wanted["title"]}」的里程碑 1「完成样机」已报告完成</a>' in home
     assert re.search(r'id="waiting">待我处理 <span class="count">1</span>', home)
 
     _person(client, app, world, "ent_a", "reader")  # a reader decides nothing: nothing waits for them

@@ -52,17 +52,19 @@ class WaitingGroup:
 def waiting_for(session: Session, principal: Principal) -> list[WaitingGroup]:
     """What the person's role lets them act on now, from each domain's own list of it.
 
-    Each item links to the record it is about, where its actions are.
+    Each item links to the page where it is acted on: a demand's 揭榜管理 for proposals and
+    milestones, the achievement for interests, the 对接清单 entry for a broker's pair.
     """
     return [
         WaitingGroup("proposals", "待审核的揭榜申请", [
             Waiting(f"需求「{demand.title}」的揭榜申请 {proposal.id}（挂帅人 {proposal.lead.get('name', '—')}）",
-                    f"/web/demands/{demand.id}", proposal.created_at, PROPOSAL_STAGES[proposal.status])
+                    f"/web/demands/{demand.id}/proposals#proposal-{proposal.id}", proposal.created_at,
+                    PROPOSAL_STAGES[proposal.status])
             for proposal, demand in proposals.get_to_review(session, actor=principal)
         ]),
         WaitingGroup("milestones", "待验收的里程碑", [
             Waiting(f"需求「{demand.title}」的里程碑 {milestone.number}「{milestone.title}」已报告完成",
-                    f"/web/demands/{demand.id}", milestone.reported_at, "待验收")
+                    f"/web/demands/{demand.id}/proposals", milestone.reported_at, "待验收")
             for milestone, _, demand in proposals.get_milestones_to_accept(session, actor=principal)
         ]),
         WaitingGroup("interests", "待答复的合作意向", [
@@ -72,7 +74,7 @@ def waiting_for(session: Session, principal: Principal) -> list[WaitingGroup]:
         ]),
         WaitingGroup("shortlist", "对接清单中进行中的配对", [
             Waiting(f"需求「{demand.title}」与成果「{achievement.title}」（对接清单 {entry.id}）",
-                    f"/web/demands/{demand.id}", entry.updated_at, ENTRY_STAGES[entry.status])
+                    f"/web/brokerage/{entry.id}", entry.updated_at, ENTRY_STAGES[entry.status])
             for entry, demand, achievement in brokerage.get_to_work_on(session, actor=principal)
         ]),
     ]
