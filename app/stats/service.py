@@ -12,7 +12,7 @@ import io
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.achievements.models import Achievement
@@ -53,12 +53,16 @@ def _per_field(rows) -> dict:
     return {"total": len(rows), "by_field": dict(sorted(counts.items()))}
 
 
+def _went_public(model, region: Region | None, low, high) -> list:
+    """Records of `model` in `region` first published within [low, high)."""
+    return [*_in_region(model, region), model.published_at.is_not(None), *_within(model.published_at, low, high)]
+
+
 def _records(session: Session, region: Region | None, low, high) -> tuple[dict, dict]:
     added, active = {}, {}
     for side, model in _SIDES.items():
         located = _in_region(model, region)
-        went_public = [model.published_at.is_not(None), *_within(model.published_at, low, high)]
-        added[side] = _per_field(list(session.scalars(select(model.fields).where(*located, *went_public))))
+        added[side] = _per_field(list(session.scalars(select(model.fields).where(*_went_public(model, region, low, high)))))
         still_open = [model.status.in_(model.lifecycle.active), *_within(model.published_at, None, high)]
         active[side] = _per_field(list(session.scalars(select(model.fields).where(*located, *still_open))))
     return added, active
@@ -144,6 +148,18 @@ def compute(session: Session, *, region: Region | None, start: date | None, end:
         "matches": _matches(session, region, low, high),
         "contracts": _contracts(session, region, start, end),
     }
+
+
+def totals(session: Session, *, region: Region | None, start: date | None, end: date | None) -> dict[str, int]:
+    """Records published per side and contracts signed: the figures `compute` gives as
+    records_added.<side>.total and contracts.total.count, without the rest of the report, for
+    charts that need them for many regions or periods."""
+    low, high = _bounds(start, end)
+    counts = {
+        side: session.scalar(select(func.count()).select_from(model).where(*_went_public(model, region, low, high))) or 0
+        for side, model in _SIDES.items()
+    }
+    return {**counts, "contracts": _contracts(session, region, start, end)["total"]["count"]}
 
 
 def _leaves(value, path: tuple[str, ...]):

@@ -59,20 +59,20 @@ def _charts(session, figures: dict, form: StatsForm, region: Region | None) -> l
         {SIDE_WORDS[side]: [added[side]["by_field"].get(code, 0) for code in fields] for side in SIDE_WORDS},
     )
     cities = _cities()
-    by_city = [stats.compute(session, region=city, start=form.start, end=form.end) for city in cities]
-    per_city = Chart(
-        "chart-cities", "按地市：新发布的技术需求与科技成果、技术合同（项）", [city.name.split("/")[-1] for city in cities],
-        {**{SIDE_WORDS[side]: [numbers["records_added"][side]["total"] for numbers in by_city] for side in SIDE_WORDS},
-         "技术合同": [numbers["contracts"]["total"]["count"] for numbers in by_city]},
-    )
+    by_city = [stats.totals(session, region=city, start=form.start, end=form.end) for city in cities]
+    per_city = _totals_chart("chart-cities", "按地市：新发布的技术需求与科技成果、技术合同（项）",
+                             [city.name.split("/")[-1] for city in cities], by_city)
     months = [(date(form.year, month, 1), date(form.year, month, monthrange(form.year, month)[1])) for month in range(1, 13)]
-    by_month = [stats.compute(session, region=region, start=first, end=last) for first, last in months]
-    per_month = Chart(
-        "chart-months", f"按月：{form.year} 年新发布的技术需求与科技成果、技术合同（项）", [f"{first.month} 月" for first, _ in months],
-        {**{SIDE_WORDS[side]: [numbers["records_added"][side]["total"] for numbers in by_month] for side in SIDE_WORDS},
-         "技术合同": [numbers["contracts"]["total"]["count"] for numbers in by_month]},
-    )
+    by_month = [stats.totals(session, region=region, start=first, end=last) for first, last in months]
+    per_month = _totals_chart("chart-months", f"按月：{form.year} 年新发布的技术需求与科技成果、技术合同（项）",
+                              [f"{first.month} 月" for first, _ in months], by_month)
     return [per_field, per_city, per_month]
+
+
+def _totals_chart(chart_id: str, title: str, labels: list[str], totals: list[dict[str, int]]) -> Chart:
+    """Records published per side and contracts signed, one group of bars per label."""
+    series: dict[str, list[float]] = {SIDE_WORDS[side]: [numbers[side] for numbers in totals] for side in SIDE_WORDS}
+    return Chart(chart_id, title, labels, {**series, "技术合同": [numbers["contracts"] for numbers in totals]})
 
 
 @router.get("/stats", name="stats")
