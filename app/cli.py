@@ -166,7 +166,7 @@ def cmd_reindex(args, settings: Settings) -> None:
 
     factory = _ready_session_factory(settings)
     settings.encoder_threads = os.cpu_count() or 1  # encoding is this command's whole work: use every core
-    keeper = IndexKeeper.open(settings, factory, fresh=True)
+    keeper = IndexKeeper.open(settings, factory, fresh=True, build=False)
     published, encoded = keeper.reindex(force=args.force, show_progress=True)
     total = keeper.load_stored()  # every process's view: the stored rows, without the tombstones of re-encoded records
     keeper.catch_up()

@@ -146,13 +146,15 @@ class IndexKeeper:
         engine.add_terms(domain_terms())
 
     @classmethod
-    def open(cls, settings: Settings, session_factory: sessionmaker[Session], *, fresh: bool = False) -> "IndexKeeper":
+    def open(cls, settings: Settings, session_factory: sessionmaker[Session], *, fresh: bool = False,
+             build: bool = True) -> "IndexKeeper":
         """The newer of the index saved under the data directory and the snapshot stored in the
         database, or else one built from the stored vectors; the log is replayed from there.
 
         An index is usable when it is of the current encoder and not ahead of the database (a
         restored older database); with `fresh` neither is used and the index is built from the
-        stored rows of the current encoder. Nothing is encoded either way. The encoder and the
+        stored rows of the current encoder (unless `build` is false: `techmatch reindex` encodes
+        first and builds after). Nothing is encoded either way. The encoder and the
         jieba dictionary load on a thread of their own meanwhile: the snapshot's rows arrive
         from the database while the model is read.
         """
@@ -183,7 +185,7 @@ class IndexKeeper:
         keeper.snapshot_seq = shared or 0
         if found is not None and (found.dim, name) == (encoder.dim, encoder.name):
             keeper.load_snapshot(found)
-        elif saved is None:
+        elif saved is None and build:
             keeper.load_stored()
         return keeper
 
