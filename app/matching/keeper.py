@@ -415,8 +415,7 @@ class IndexKeeper:
                 log_change(session, side=side, record_id=record_id)
         self.encoded += len(items)
         logged = last_logged(session) or 0
-        as_stored = unit_rows(np.frombuffer(b"".join(store.encode_vector(v) for v in vectors), dtype=store.VECTOR_DTYPE)
-                              .reshape(len(items), -1))
+        as_stored = unit_rows(np.asarray(vectors, dtype=store.VECTOR_DTYPE))
         self.engine.add_tokenized(side, [record_id for record_id, _, _ in items], as_stored, tokens)
         return logged
 
