@@ -8,7 +8,7 @@ from app.dependencies import SessionDep
 from app.organizations.models import Organization
 from app.users import service as users
 from app.users.schemas import UserCreate
-from app.web.auth import MaybeUserDep, WebUserDep, clear_session_cookie, set_session_cookie
+from app.web.auth import COOKIE, MaybeUserDep, WebUserDep, clear_session_cookie, set_session_cookie
 from app.web.csrf import FormDep
 from app.web.forms import FormErrors, attempt, nest, validate
 from app.web.templating import NAV, NavItem, render
@@ -50,7 +50,7 @@ def login(request: Request, form: FormDep, session: SessionDep) -> Response:
 
 @router.post("/logout", name="logout")
 def logout(request: Request, form: FormDep, session: SessionDep) -> Response:
-    token = request.cookies.get("tm_session")
+    token = request.cookies.get(COOKIE)
     if token:
         users.end_session(session, token=token)
     response = RedirectResponse(request.url_for("login").path, status_code=303)

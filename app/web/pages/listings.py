@@ -32,7 +32,7 @@ from app.sides import OTHER_SIDE
 from app.web.auth import WebUser, WebUserDep
 from app.web.csrf import FormDep
 from app.web.forms import FormErrors, attempt, nest, validate
-from app.web.sides import LIST_TITLES, RECORD_WORDS, WEB_SIDES
+from app.web.sides import LIST_TITLES, RECORD_WORDS, side_of
 from app.web.templating import NAV, NavItem, render
 
 router = APIRouter()
@@ -48,13 +48,6 @@ WORD_LISTS = ("keywords", "patents")
 _SEPARATORS = re.compile(r"[,，、;；\s]+")
 # Rows of milestones offered in the 揭榜 form.
 SCHEDULE_ROWS = 3
-
-
-def side_of(side: str) -> ListingSide:
-    spec = WEB_SIDES.get(side)
-    if spec is None:
-        raise NotFound(f"没有这个榜单 / no list {side!r}")
-    return spec
 
 
 def _list_query(spec: ListingSide, request: Request) -> tuple[dict[str, Any], ListingQuery, dict[str, str]]:

@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from app.dependencies import SessionDep
-from app.errors import NotFound
 from app.exports.views import annual_file, list_file
 from app.imports import service as imports
 from app.imports.schemas import ImportJobRead
@@ -27,7 +26,7 @@ from app.sides import LABELS
 from app.web.auth import WebUserDep
 from app.web.csrf import FormDep
 from app.web.forms import FormErrors, attempt, placed
-from app.web.sides import WEB_SIDES
+from app.web.sides import WEB_SIDES, side_of
 from app.web.templating import NAV, NavItem, render
 
 router = APIRouter()
@@ -39,12 +38,6 @@ EXPORT_FORMATS = {"xlsx": "Excel（.xlsx）", "csv": "CSV（UTF-8）"}
 FIRST_YEAR = 2020
 # The fields each of the page's forms shows (app/web/forms.placed).
 FORM_FIELDS = {"import": ("side", "mode", "file"), "export": (), "annual": ("year",)}
-
-
-def _side(side: str) -> str:
-    if side not in WEB_SIDES:
-        raise NotFound(f"没有这个榜单 / no list {side!r}")
-    return side
 
 
 def _page(request: Request, web_user, *, values: dict | None = None, errors: dict | None = None, target: str = "",
@@ -66,7 +59,8 @@ def spreadsheets(request: Request, web_user: WebUserDep) -> Response:
 
 @router.get("/imports/template", name="import_template")
 def template(request: Request, web_user: WebUserDep, side: str = "demands") -> Response:
-    return template_file(_side(side))
+    side_of(side)
+    return template_file(side)
 
 
 @router.post("/imports", name="upload")
@@ -129,13 +123,14 @@ def export_annual(request: Request, web_user: WebUserDep, session: SessionDep, s
     if not year.isdigit() or not FIRST_YEAR <= int(year) <= date.today().year + 1:
         return _page(request, web_user, values={"side": side, "year": year}, errors={"year": "请选择年份"}, target="annual",
                      status_code=422)
-    return annual_file(session, side=_side(side), year=int(year))
+    side_of(side)
+    return annual_file(session, side=side, year=int(year))
 
 
 @router.get("/exports/{side}", name="export_list")
 def export_list(side: str, request: Request, web_user: WebUserDep, session: SessionDep) -> Response:
     """The list with the filters in the address (those of the list page) as .xlsx or .csv."""
-    _side(side)
+    side_of(side)
     try:
         file_format, query = _export_query(side, request)
     except FormErrors as error:
