@@ -57,6 +57,13 @@ def admin_headers(database_url: str) -> dict:
     return {"Authorization": f"Bearer {key}"}
 
 
+def owner_headers(service: "LiveService", admin: dict) -> dict:
+    """Request headers with an owner key of a new university, created through `service`'s API."""
+    org = httpx.post(f"{service.url}/organizations", json={"name": "吉林大学", "kind": "university"}, headers=admin).json()
+    key = httpx.post(f"{service.url}/organizations/{org['id']}/keys", json={"role": "owner"}, headers=admin).json()["key"]
+    return {"Authorization": f"Bearer {key}"}
+
+
 class LiveService:
     """`techmatch serve` on a free port with `env` (which names the database and the data directory)."""
 

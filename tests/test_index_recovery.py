@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 from conftest import issue_admin_key, new_database
-from live_service import BIN, LiveService
+from live_service import BIN, LiveService, owner_headers
 from payloads import achievement
 from sqlalchemy import func, select
 
@@ -49,12 +49,6 @@ def environment(request, tmp_path):
         yield {**os.environ, "TECHMATCH_DATABASE_URL": url, "TECHMATCH_DATA_DIR": str(tmp_path / "data")}
 
 
-def _owner_key(service: Service, admin: dict) -> dict:
-    org = httpx.post(f"{service.url}/organizations", json={"name": "吉林大学", "kind": "university"}, headers=admin).json()
-    key = httpx.post(f"{service.url}/organizations/{org['id']}/keys", json={"role": "owner"}, headers=admin).json()["key"]
-    return {"Authorization": f"Bearer {key}"}
-
-
 def _ranked_ids(service: Service, headers: dict, text: str) -> list[int]:
     """What the index holds for `text`, weak matches included (this is about recovery, not relevance)."""
     body = {"text": text, "target": "achievements", "k": 10, "include_weak": True}
@@ -67,7 +61,7 @@ def test_kill_between_commit_and_save_then_recover(environment):
 
     admin = {"Authorization": f"Bearer {issue_admin_key(create_app(settings))}"}
     first = Service(environment)
-    owner = _owner_key(first, admin)
+    owner = owner_headers(first, admin)
     kept = httpx.post(f"{first.url}/achievements", json=achievement(status="published"), headers=owner, timeout=30).json()
     first.stop()  # graceful: the index is saved with this record
 

@@ -4,7 +4,6 @@ The unit tests drive IndexKeeper on SQLite and PostgreSQL; the process tests run
 `techmatch serve` processes on one PostgreSQL database with separate data directories.
 """
 
-import os
 import shutil
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ import httpx2 as httpx
 import numpy as np
 import pytest
 from conftest import new_database
-from live_service import LiveService, admin_headers
+from live_service import LiveService, admin_headers, owner_headers
 from payloads import achievement
 from sqlalchemy import select, update
 
@@ -250,13 +249,7 @@ def shared_postgres(tmp_path_factory):
 
 
 def _environment(url: str, data_dir: Path, role: str) -> dict:
-    return {**os.environ, "TECHMATCH_DATABASE_URL": url, "TECHMATCH_DATA_DIR": str(data_dir), "TECHMATCH_ROLE": role}
-
-
-def _owner(service: LiveService, admin: dict) -> dict:
-    org = httpx.post(f"{service.url}/organizations", json={"name": "吉林大学", "kind": "university"}, headers=admin).json()
-    key = httpx.post(f"{service.url}/organizations/{org['id']}/keys", json={"role": "owner"}, headers=admin).json()["key"]
-    return {"Authorization": f"Bearer {key}"}
+    return {"TECHMATCH_DATABASE_URL": url, "TECHMATCH_DATA_DIR": str(data_dir), "TECHMATCH_ROLE": role}
 
 
 def _matched(service: LiveService, headers: dict, text: str) -> list[int]:
@@ -271,7 +264,7 @@ def test_a_record_created_through_one_process_is_matched_through_another(shared_
     url, admin, folder = shared_postgres
     with LiveService(_environment(url, folder / "a", "all"), start_seconds=START) as first, \
             LiveService(_environment(url, folder / "b", "serve"), start_seconds=START) as second:
-        owner = _owner(first, admin)
+        owner = owner_headers(first, admin)
         for title, abstract in TOPICS[:2]:
             created = httpx.post(f"{first.url}/achievements", json=achievement(title=title, abstract=abstract, status="published"),
                                  headers=owner, timeout=30)
@@ -292,7 +285,7 @@ def test_a_record_created_through_one_process_is_matched_through_another(shared_
 def test_a_process_on_an_empty_data_directory_matches_without_encoding(shared_postgres):
     url, admin, folder = shared_postgres
     with LiveService(_environment(url, folder / "writer", "all"), start_seconds=START) as writer:
-        owner = _owner(writer, admin)
+        owner = owner_headers(writer, admin)
         title, abstract = TOPICS[2]
         created = httpx.post(f"{writer.url}/achievements", json=achievement(title=title, abstract=abstract, status="published"),
                              headers=owner, timeout=30).json()
