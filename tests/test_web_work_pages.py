@@ -217,5 +217,7 @@ def test_statistics_draw_accessible_charts_and_refuse_a_bad_region(client, app, 
     assert "<title>汽车及零部件 · 技术需求：1</title>" in page.text and "<title>新能源/氢能 · 科技成果：1</title>" in page.text
     assert "<title>汽车及零部件 · 科技成果：0</title>" in page.text
     assert "长春市" in page.text and "12 月" in page.text
+    assert '<th scope="col">指标</th><th scope="col">技术需求</th><th scope="col">科技成果</th>' in page.text
+    assert "<dd>推荐 0，已联系 0，洽谈 0，签约 0，放弃 0</dd>" in page.text
     bad = client.get("/web/stats?region=火星")
     assert bad.status_code == 422 and "unknown province" in bad.text and 'aria-invalid="true"' in bad.text

@@ -25,7 +25,8 @@ from app.demands.models import Demand
 from app.listings.models import ListingColumns
 from app.proposals.models import Proposal
 
-_SIDES: dict[str, type[ListingColumns]] = {"demand": Demand, "achievement": Achievement}
+# The report's two sides, named as its figures name them (records_added.demand, …).
+SIDES: dict[str, type[ListingColumns]] = {"demand": Demand, "achievement": Achievement}
 
 
 def _bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
@@ -60,7 +61,7 @@ def _went_public(model, region: Region | None, low, high) -> list:
 
 def _records(session: Session, region: Region | None, low, high) -> tuple[dict, dict]:
     added, active = {}, {}
-    for side, model in _SIDES.items():
+    for side, model in SIDES.items():
         located = _in_region(model, region)
         added[side] = _per_field(list(session.scalars(select(model.fields).where(*_went_public(model, region, low, high)))))
         still_open = [model.status.in_(model.lifecycle.active), *_within(model.published_at, None, high)]
@@ -157,7 +158,7 @@ def totals(session: Session, *, region: Region | None, start: date | None, end: 
     low, high = _bounds(start, end)
     counts = {
         side: session.scalar(select(func.count()).select_from(model).where(*_went_public(model, region, low, high))) or 0
-        for side, model in _SIDES.items()
+        for side, model in SIDES.items()
     }
     return {**counts, "contracts": _contracts(session, region, start, end)["total"]["count"]}
 

@@ -1,9 +1,9 @@
 """统计: the province's figures (GET /api/v1/stats) with charts per field, per city and per month.
 
-Every number comes from `app.stats.service.compute`, the function behind the API: the figures
-and the per-field chart for the chosen region and dates, the per-city chart by calling it once
-per city of the province, the per-month chart once per month of the chosen year. The filters
-are checked by the API view's own `checked_filters`. The charts are server-side SVG (app/web/charts.py).
+Every number comes from `app.stats.service`, the functions behind the API: `compute` gives the
+figures and the per-field chart for the chosen region and dates, `totals` the per-city chart
+(once per city of the province) and the per-month chart (once per month of the chosen year).
+The filters are checked by the API view's own `checked_filters`. The charts are server-side SVG (app/web/charts.py).
 """
 
 from calendar import monthrange
@@ -31,8 +31,8 @@ router = APIRouter()
 NAV.append(NavItem("统计", "/web/stats", roles=("admin", "reader")))
 
 HOME_PROVINCE = "22"  # the cities charted are those of the province the division table names
-SIDE_WORDS = {"demand": "技术需求", "achievement": "科技成果"}
-MATCH_WORDS = {"suggested": "推荐", "contacted": "已联系", "negotiating": "洽谈", "signed": "签约", "dropped": "放弃"}
+# The report's own labels (those of its CSV), for the sides in the report's order.
+SIDE_WORDS = {side: stats.DIMENSION_LABELS[side] for side in stats.SIDES}
 
 
 class StatsForm(BaseModel):
@@ -91,7 +91,7 @@ def stats_page(request: Request, web_user: WebUserDep, session: SessionDep) -> R
     figures = stats.compute(session, region=region, start=form.start, end=form.end)
     context = {
         "values": values, "errors": errors, "figures": figures, "charts": _charts(session, figures, form, region),
-        "region_name": region.name if region else "全部地区", "side_words": SIDE_WORDS, "match_words": MATCH_WORDS,
+        "region_name": region.name if region else "全部地区", "side_words": SIDE_WORDS, "labels": stats.DIMENSION_LABELS,
         "contract_types": CONTRACT_TYPES, "form": form,
     }
     return render(request, "stats.html", context, status_code=422 if errors else 200)
