@@ -7,7 +7,6 @@ the runner) and downloads through the API's own file builders, with the signed-i
 few lines of plain script (static/imports.js) and reloads itself when the job ends.
 """
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
@@ -15,6 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from app.clock import china_today
 from app.dependencies import SessionDep
 from app.exports.views import annual_file, list_file
 from app.imports import service as imports
@@ -43,7 +43,7 @@ FORM_FIELDS = {"import": ("side", "mode", "file"), "export": (), "annual": ("yea
 def _page(request: Request, web_user, *, values: dict | None = None, errors: dict | None = None, target: str = "",
           status_code: int = 200) -> Response:
     """The page; `target` names the form ("import", "export", "annual") the `errors` belong to."""
-    this_year = date.today().year
+    this_year = china_today().year
     context = {
         "sides": LABELS, "modes": MODES, "formats": EXPORT_FORMATS, "years": range(this_year, FIRST_YEAR - 1, -1),
         "can_import": web_user.role in ("owner", "admin"), "values": values or {},
@@ -120,7 +120,7 @@ def _export_query(side: str, request: Request) -> tuple[str, Any]:
 @router.get("/exports/annual", name="export_annual")
 def export_annual(request: Request, web_user: WebUserDep, session: SessionDep, side: str = "demands", year: str = "") -> Response:
     """The year's 清单 (.xlsx)."""
-    if not year.isdigit() or not FIRST_YEAR <= int(year) <= date.today().year + 1:
+    if not year.isdigit() or not FIRST_YEAR <= int(year) <= china_today().year + 1:
         return _page(request, web_user, values={"side": side, "year": year}, errors={"year": "请选择年份"}, target="annual",
                      status_code=422)
     side_of(side)
