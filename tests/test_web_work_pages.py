@@ -145,7 +145,8 @@ def test_the_broker_board_moves_a_pair_records_contacts_and_signs_it_with_a_cont
 
     # The demand's owner reads the pair but may not work on it; another enterprise does not see it.
     owner = _as(client, app, org_id=world.ent_a_id, role="owner", phone="13800000032")
-    assert client.get(f"/web/brokerage/{entry_id}").status_code == 200
+    read = client.get(f"/web/brokerage/{entry_id}")
+    assert read.status_code == 200 and "低温热管理技术许可合同" in read.text  # the contract on its demand, too
     refused = client.post(f"/web/brokerage/{entry_id}/contacts", data={**contact, "csrf_token": owner})
     assert refused.status_code == 403 and "无权修改" in refused.text
     assert _count(app, ContactRecord) == 1 and _count(app, Contract) == 1

@@ -107,6 +107,9 @@ def get_visible_or_raise(session: Session, *, contract_id: int, actor: Principal
     return contract
 
 
-def get_all(session: Session, *, actor: Principal) -> list[Contract]:
-    """The contracts the caller may see, newest first."""
-    return list(session.scalars(select(Contract).where(_visible(actor)).order_by(Contract.id.desc())))
+def get_all(session: Session, *, actor: Principal, shortlist_entry_id: int | None = None) -> list[Contract]:
+    """The contracts the caller may see, newest first; with `shortlist_entry_id`, only those that signed that pair."""
+    statement = select(Contract).where(_visible(actor))
+    if shortlist_entry_id is not None:
+        statement = statement.where(Contract.shortlist_entry_id == shortlist_entry_id)
+    return list(session.scalars(statement.order_by(Contract.id.desc())))

@@ -18,11 +18,10 @@ from app.brokerage import service as brokerage
 from app.brokerage.schemas import ContactCreate, ShortlistMove, ShortlistQuery
 from app.brokerage.status import SHORTLIST
 from app.contracts import service as contracts
-from app.contracts.models import CONTRACT_TYPES, Contract
+from app.contracts.models import CONTRACT_TYPES
 from app.contracts.schemas import ContractCreate
 from app.demands.models import Demand
 from app.dependencies import SessionDep
-from app.errors import NotFound
 from app.schemas import Id
 from app.web.auth import WebUser, WebUserDep
 from app.web.csrf import FormDep
@@ -65,17 +64,6 @@ def board(request: Request, web_user: WebUserDep, session: SessionDep) -> Respon
     return render(request, "broker_board.html", context)
 
 
-def _contracts_of(session, entry_id: int, principal) -> list[Contract]:
-    """The pair's contract(s) that the person may read (the contract service decides)."""
-    shown = []
-    for contract_id in session.scalars(select(Contract.id).where(Contract.shortlist_entry_id == entry_id)):
-        try:
-            shown.append(contracts.get_visible_or_raise(session, contract_id=contract_id, actor=principal))
-        except NotFound:
-            continue
-    return shown
-
-
 def _entry_page(request: Request, entry_id: int, web_user: WebUser, session, *, errors: dict | None = None,
                 values: dict | None = None, target: str = "", notice: str = "", status_code: int = 200) -> Response:
     """One pair; `target` names the form ("move", "contact", "contract") the `errors` and `values` belong to."""
@@ -87,7 +75,7 @@ def _entry_page(request: Request, entry_id: int, web_user: WebUser, session, *, 
         "stage_labels": STAGE_LABELS, "channel_labels": CHANNEL_LABELS, "contract_types": CONTRACT_TYPES,
         "moves": [stage for stage in SHORTLIST.allowed(entry.status) if stage != "contract_signed"] if may_work else [],
         "can_sign": may_work and "contract_signed" in SHORTLIST.allowed(entry.status), "may_work": may_work,
-        "contracts": _contracts_of(session, entry.id, principal),
+        "contracts": contracts.get_all(session, actor=principal, shortlist_entry_id=entry.id),
         "errors": placed(errors or {}, FORM_FIELDS[target]) if target else {}, "values": values or {}, "target": target, "notice": notice,
     }
     return render(request, "broker_entry.html", context, status_code=status_code)
