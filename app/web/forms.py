@@ -6,13 +6,15 @@ left out, so an optional field left blank is simply not sent. `FormErrors` turns
 `ValidationError` or a service's `AppError` into Chinese messages keyed by the same dotted
 names, which the `field` macro (templates/_form.html) shows beside each input, and keeps the
 status the API would answer with (422 for bad input, the service's 403, 404, 409 or 412 for a
-refusal), so a page answers as the API does while still showing the form.
+refusal), so a page answers as the API does while still showing the form. `answer_form` is the
+whole answer to a posted form: the change and a redirect, or the page again with the messages.
 """
 
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
@@ -118,6 +120,17 @@ def attempt(session: Session, action: Callable[[], T]) -> T | FormErrors:
     except (FormErrors, AppError) as error:
         session.rollback()
         return error if isinstance(error, FormErrors) else FormErrors.of(error)
+
+
+def answer_form(session: Session, action: Callable[[], object], *, page: Callable[..., Response], target: str,
+                values: dict[str, Any], done: str) -> Response:
+    """Runs a posted form's change (see `attempt`) and sends the person on to `done` (303 See
+    Other, so reloading does not post again); when it is refused, `page` again with the messages
+    for the form `target` names, the values as they were typed and the refusal's status."""
+    outcome = attempt(session, action)
+    if isinstance(outcome, FormErrors):
+        return page(errors=outcome.errors, values=values, target=target, status_code=outcome.status_code)
+    return RedirectResponse(done, status_code=303)
 
 
 def placed(errors: dict[str, str], fields: tuple[str, ...]) -> dict[str, str]:

@@ -7,10 +7,11 @@ through `app.brokerage.service` and `app.contracts.service` with the signed-in p
 """
 
 import re
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import select
 
 from app.achievements.models import Achievement
@@ -25,7 +26,7 @@ from app.dependencies import SessionDep
 from app.schemas import Id
 from app.web.auth import WebUser, WebUserDep
 from app.web.csrf import FormDep
-from app.web.forms import FormErrors, attempt, nest, placed, validate
+from app.web.forms import answer_form, nest, placed, validate
 from app.web.templating import NAV, NavItem, render
 
 router = APIRouter()
@@ -89,12 +90,12 @@ def entry_page(entry_id: Id, request: Request, web_user: WebUserDep, session: Se
 def _after(request: Request, web_user: WebUser, session, entry_id: int, target: str, values: dict[str, Any], action) -> Response:
     """Runs `action(entry)` on the locked entry; back to the entry page, with the messages if it was refused."""
     brokerage.get_visible_or_raise(session, entry_id=entry_id, actor=web_user.principal)  # 404 before anything else
-    outcome = attempt(session, lambda: action(brokerage.get_visible_or_raise(session, entry_id=entry_id, actor=web_user.principal,
-                                                                                lock=True)))
-    if isinstance(outcome, FormErrors):
-        return _entry_page(request, entry_id, web_user, session, errors=outcome.errors, values=values, target=target,
-                           status_code=outcome.status_code)
-    return RedirectResponse(f"/web/brokerage/{entry_id}?notice={target}", status_code=303)
+
+    def run():
+        return action(brokerage.get_visible_or_raise(session, entry_id=entry_id, actor=web_user.principal, lock=True))
+
+    return answer_form(session, run, page=partial(_entry_page, request, entry_id, web_user, session), target=target, values=values,
+                       done=f"/web/brokerage/{entry_id}?notice={target}")
 
 
 @router.post("/brokerage/{entry_id}/status", name="move_entry")

@@ -6,10 +6,11 @@ person sees and may do is what `app.proposals.service` allows their `Principal`,
 functions the API's /proposals routes call.
 """
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import select
 
 from app.dependencies import SessionDep
@@ -21,7 +22,7 @@ from app.proposals.status import MILESTONE, OPEN
 from app.schemas import Id
 from app.web.auth import WebUser, WebUserDep
 from app.web.csrf import FormDep
-from app.web.forms import FormErrors, attempt, nest, placed, validate
+from app.web.forms import answer_form, nest, placed, validate
 from app.web.templating import render
 
 router = APIRouter()
@@ -73,18 +74,15 @@ def proposals_page(demand_id: Id, request: Request, web_user: WebUserDep, sessio
 
 def _act(request: Request, web_user: WebUser, session, proposal_id: int, target: str, values: dict[str, Any], action) -> Response:
     """Runs `action(proposal, demand)` on the locked proposal; back to the page, with the messages if it was refused."""
-    found = proposals.get_visible_or_raise(session, proposal_id=proposal_id, actor=web_user.principal)
+    found = proposals.get_visible_or_raise(session, proposal_id=proposal_id, actor=web_user.principal)  # 404 before anything else
     demand_id = found[1].id
 
     def run():
         proposal, demand = proposals.get_visible_or_raise(session, proposal_id=proposal_id, actor=web_user.principal, lock=True)
         return action(proposal, demand)
 
-    outcome = attempt(session, run)
-    if isinstance(outcome, FormErrors):
-        return _page(request, demand_id, web_user, session, errors=outcome.errors, values=values, target=target,
-                     status_code=outcome.status_code)
-    return RedirectResponse(f"/web/demands/{demand_id}/proposals?notice={target}#{target}", status_code=303)
+    return answer_form(session, run, page=partial(_page, request, demand_id, web_user, session), target=target, values=values,
+                       done=f"/web/demands/{demand_id}/proposals?notice={target}#{target}")
 
 
 @router.post("/proposals/{proposal_id}/shortlist", name="shortlist_proposal")
@@ -158,8 +156,5 @@ def outcome(demand_id: Id, verb: str, request: Request, web_user: WebUserDep, fo
         demand = proposals.get_demand_or_raise(session, demand_id=demand_id, actor=web_user.principal, lock=True)
         return proposals.finish_demand(session, demand=demand, target=state, reason=reason, actor=web_user.principal)
 
-    outcome = attempt(session, finish)
-    if isinstance(outcome, FormErrors):
-        return _page(request, demand_id, web_user, session, errors=outcome.errors, values=values, target=f"outcome-{verb}",
-                     status_code=outcome.status_code)
-    return RedirectResponse(f"/web/demands/{demand_id}/proposals?notice=outcome-{verb}", status_code=303)
+    return answer_form(session, finish, page=partial(_page, request, demand_id, web_user, session), target=f"outcome-{verb}",
+                       values=values, done=f"/web/demands/{demand_id}/proposals?notice=outcome-{verb}")
