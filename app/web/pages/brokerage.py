@@ -8,7 +8,7 @@ through `app.brokerage.service` and `app.contracts.service` with the signed-in p
 
 import re
 from functools import partial
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app.achievements.models import Achievement
 from app.brokerage import service as brokerage
-from app.brokerage.schemas import ContactCreate, ShortlistMove, ShortlistQuery
+from app.brokerage.schemas import Channel, ContactCreate, ShortlistMove, ShortlistQuery
 from app.brokerage.status import SHORTLIST
 from app.contracts import service as contracts
 from app.contracts.models import CONTRACT_TYPES
@@ -35,6 +35,7 @@ NAV.append(NavItem("对接清单", "/web/brokerage", roles=("broker", "admin")))
 STAGE_LABELS = {"suggested": "推荐", "contacted": "已联系", "negotiating": "洽谈中", "contract_signed": "已签约", "dropped": "已放弃"}
 assert set(STAGE_LABELS) == set(SHORTLIST.states)
 CHANNEL_LABELS = {"phone": "电话", "visit": "走访", "meeting": "会议", "email": "邮件", "online": "线上", "other": "其他"}
+assert set(CHANNEL_LABELS) == set(get_args(Channel))
 # The fields each of the page's forms shows (app/web/forms.placed).
 FORM_FIELDS = {
     "move": ("reason",), "contact": ("contact_date", "channel", "parties", "notes"),

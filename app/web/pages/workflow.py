@@ -18,7 +18,7 @@ from app.errors import NotFound
 from app.organizations.models import Organization
 from app.proposals import service as proposals
 from app.proposals.schemas import DemandCompletion, DemandOutcome, MilestoneReport, MilestoneReturn, Pledge, Rejection
-from app.proposals.status import MILESTONE, OPEN
+from app.proposals.status import MILESTONE, OPEN, PROPOSAL
 from app.schemas import Id
 from app.web.auth import WebUser, WebUserDep
 from app.web.csrf import FormDep
@@ -31,6 +31,7 @@ PROPOSAL_LABELS = {
     "submitted": "已提交", "shortlisted": "已入围", "awarded": "已中选", "rejected": "未通过", "not_selected": "未中选",
     "withdrawn": "已撤回",
 }
+assert set(PROPOSAL_LABELS) == set(PROPOSAL.states)
 MILESTONE_LABELS = {"pending": "待完成", "reported": "待验收", "accepted": "已验收", "returned": "已退回"}
 assert set(MILESTONE_LABELS) == set(MILESTONE.states)
 # The demand's outcome: verb in the address → (target state, button, whether a reason is required).
