@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.background import PeriodicWorker
 from app.catalog.codes import FIELDS
-from app.changelog import IndexChange, last_logged, log_change
+from app.changelog import IndexChange, last_logged, last_seq, log_change
 from app.config import Settings
 from app.database import session_scope
 from app.listings.models import ListingColumns
@@ -164,7 +164,7 @@ class IndexKeeper:
             directory = settings.index_dir
             recover_interrupted_save(directory)
             with session_scope(session_factory, read_only=True) as session:
-                last = session.scalar(select(func.max(IndexChange.seq))) or 0
+                last = last_seq(session)
                 shared = snapshot.position(session, encoder=name)
                 # A SQLite database serves one process and usually lives in its data directory:
                 # a snapshot would only duplicate the index files saved next to it.
@@ -265,7 +265,7 @@ class IndexKeeper:
         encoder = self.engine.encoder
         total = 0
         with self._lock, session_scope(self.session_factory, read_only=True) as session:
-            position = session.scalar(select(func.max(IndexChange.seq))) or 0
+            position = last_seq(session)
             if not store.count(session, encoder=encoder.name):
                 log.info("no stored vector of %s: replaying the whole change log", encoder.name)
                 self.applied_seq = 0
