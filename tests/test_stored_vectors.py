@@ -235,6 +235,22 @@ def test_a_restart_takes_the_newer_of_its_saved_index_and_the_snapshot(database)
     assert restarted.engine.count("achievements") == 4
 
 
+def test_the_index_worker_starts_its_background_build_only_when_something_is_due(database):
+    factory, settings = database
+    encoded(database)
+    replica = IndexKeeper.open(settings.model_copy(update={"role": "serve"}), factory, fresh=True)
+    assert replica.keywords_pending and not replica.engine.needs_cells  # three records: no IVF cells due
+    worker = IndexWorker(replica, 60)
+    worker.run_once()
+    building = worker._optimizer
+    assert building is not None and building.name == "index-cells"
+    building.join()
+    assert not replica.keywords_pending
+    worker.run_once()
+    worker.run_once()
+    assert worker._optimizer is building  # nothing left to build: no new thread
+
+
 # -- processes ---------------------------------------------------------------------------------
 
 START = 300  # seconds a service may take to start (loading the model) on a busy shared machine

@@ -541,9 +541,10 @@ class IndexWorker(PeriodicWorker):
 
     In a keeper that may encode (role all/worker) it also encodes, batch by batch, the
     published records without a stored vector (once per start, until none is left: a database
-    from before stored vectors fills itself) and the keeper's `backlog`. The IVF cells that a
-    fresh start deferred is built on a thread of its own (after the keywords a fresh start left
-    to `learn_keywords`), so the log is followed meanwhile.
+    from before stored vectors fills itself) and the keeper's `backlog`. The keywords a fresh
+    start left to `learn_keywords`, then the IVF cells it deferred (or the index outgrew), are
+    built on a thread of its own, so the log is followed meanwhile; a pass starts that thread
+    only when one of the two is due and it is not running already.
     """
 
     name = "index-keeper"
@@ -582,7 +583,10 @@ class IndexWorker(PeriodicWorker):
         return encoded
 
     def _optimize(self) -> None:
-        if self._optimizer is None or not self._optimizer.is_alive():
+        """Start the "index-cells" thread when it has something to build and is not running already."""
+        if self._optimizer is not None and self._optimizer.is_alive():
+            return
+        if self.keeper.keywords_pending or self.keeper.engine.needs_cells:
             self._optimizer = threading.Thread(target=self._build_cells, name="index-cells", daemon=True)
             self._optimizer.start()
 
