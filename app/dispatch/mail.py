@@ -28,6 +28,7 @@ from app.database import session_scope, utcnow
 from app.dispatch.models import MAIL_FAILED, MAIL_PENDING, MAIL_SENT, DigestMail, DigestRecipient
 from app.notifications.models import Notification
 from app.organizations.models import Organization
+from app.retry import retry_delay
 
 log = logging.getLogger("techmatch.dispatch.mail")
 # Past the send's timeout, a claim is considered abandoned (its worker died) and the mail is sent again.
@@ -205,10 +206,11 @@ def _record(session_factory: sessionmaker[Session], settings: Settings, claim: _
             return
         mail.last_error = error[:500]
         context = f"digest mail {mail.id} to {', '.join(mail.recipients)} (organization {mail.org_id}), attempt {mail.attempts}"
-        if mail.attempts >= settings.smtp_max_attempts:
+        delay = retry_delay(mail.attempts, max_attempts=settings.smtp_max_attempts, backoff_seconds=settings.smtp_backoff_seconds,
+                            backoff_max_seconds=settings.smtp_backoff_max_seconds)
+        if delay is None:
             mail.status = MAIL_FAILED
             log.error("%s failed for good: %s", context, error)
             return
-        delay = min(settings.smtp_backoff_seconds * 2 ** (mail.attempts - 1), settings.smtp_backoff_max_seconds)
         mail.next_attempt_at = now + timedelta(seconds=delay)
         log.warning("%s failed, retrying in %.0fs: %s", context, delay, error)
