@@ -10,7 +10,7 @@ replaying the rows after n.
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, text
+from sqlalchemy import Index, String, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.database import Base, UTCDateTime, utcnow
@@ -46,6 +46,11 @@ def log_change(session: Session, *, side: str, record_id: int) -> None:
     change = IndexChange(side=side, record_id=record_id)
     session.add(change)
     session.info.setdefault(INDEX_CHANGES, []).append(change)
+
+
+def last_seq(session: Session) -> int:
+    """The change log's last position as the session sees it (0 while the log is empty)."""
+    return session.scalar(select(func.max(IndexChange.seq))) or 0
 
 
 def last_logged(session: Session) -> int | None:

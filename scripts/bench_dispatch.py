@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO))
 from app import migrations  # noqa: E402
 from app.achievements.models import Achievement  # noqa: E402
 from app.brokerage.models import BrokerAssignment  # noqa: E402
-from app.changelog import IndexChange, log_change  # noqa: E402
+from app.changelog import IndexChange, last_seq, log_change  # noqa: E402
 from app.clock import china_today  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.database import make_engine, make_session_factory, session_scope, utcnow  # noqa: E402
@@ -226,7 +226,7 @@ def main() -> None:
     with session_scope(factory) as session:
         log_change(session, side="demands", record_id=1)  # the log's start: the dispatcher starts after it
         session.flush()
-        position = session.scalar(select(func.max(IndexChange.seq))) or 0
+        position = last_seq(session)
         session.merge(DispatchCursor(id=CURSOR_ID, seq=position))
     keeper.catch_up()
 
@@ -237,7 +237,7 @@ def main() -> None:
     first = args.n
     for level in levels:
         with session_scope(factory, read_only=True) as session:
-            position = session.scalar(select(func.max(IndexChange.seq))) or 0
+            position = last_seq(session)
         due_searches(factory, position, level, level, papers, clients + brokers, rng)
         index_ms = publish(factory, keeper, papers, owners, args.published, first, rng)
         first += args.published

@@ -56,7 +56,6 @@ def fill(url: str, n: int) -> None:
     from app.matching import store
     from app.matching.keeper import cached_encoder
     from app.matching.lexical import Tokenizer
-    from app.matching.models import RecordVector
     from app.matching.text import document_text
     from app.organizations.models import Organization
 
@@ -66,7 +65,7 @@ def fill(url: str, n: int) -> None:
     papers = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
     tokenizer = Tokenizer()
     texts = [(p["title"], p.get("keywords") or [], p["abstract"]) for p in papers]
-    tokens = [" ".join(tokenizer.tokenize(document_text(*t))) for t in tqdm(texts, desc="tokenising csl_dev", unit="paper")]
+    tokens = [tokenizer.tokenize(document_text(*t)) for t in tqdm(texts, desc="tokenising csl_dev", unit="paper")]
     rng = np.random.default_rng(7)
     factory = make_session_factory(make_engine(url))
     with session_scope(factory) as session:
@@ -86,10 +85,8 @@ def fill(url: str, n: int) -> None:
                     [{"title": texts[p][0][:200], "abstract": texts[p][2], "keywords": texts[p][1], "status": "published",
                       "owner_org_id": org_id} for p in picks.tolist()],
                 ).scalars().all()
-                session.execute(insert(RecordVector), [
-                    {"side": "achievements", "record_id": record_id, "encoder": encoder.name, "dim": encoder.dim,
-                     "text_hash": store.text_hash(str(record_id)), "vector": store.encode_vector(vector),
-                     "tokens": f"{tokens[p]} 编号{record_id}"}
+                store.write(session, side="achievements", encoder=encoder.name, rows=[
+                    (record_id, store.text_hash(str(record_id)), vector, [*tokens[p], f"编号{record_id}"])
                     for record_id, vector, p in zip(ids, vectors, picks.tolist(), strict=True)
                 ])
             bar.update(size)

@@ -322,6 +322,9 @@ def test_a_bulk_loaded_lexical_index_updated_record_by_record_scores_as_one_buil
             assert np.allclose(index.scores_of(index.score_all(query), live), expected, rtol=1e-6)
             assert index.search(query, 10)[1].tolist() == by_record.search(query, 10)[1].tolist()
             assert np.allclose(index.rare_term_share(query, live), by_record.rare_term_share(query, live))
+        # Scored over given records only (saved searches), the same entries bit for bit; an unknown id scores 0.
+        columns = [*live, removed[0]]
+        assert np.array_equal(index.score_matrix(queries, columns), [index.scores_of(index.score_all(q), columns) for q in queries])
         for record_id in live[::7]:
             assert sorted(index.terms_of(record_id)) == sorted(by_record.terms_of(record_id))
             assert sorted(index.top_terms(record_id, 100)) == sorted(by_record.terms_of(record_id))  # ties order by term id

@@ -18,13 +18,12 @@ import pytest
 from conftest import issue_admin_key, new_database
 from live_service import BIN, LiveService, owner_headers
 from payloads import achievement
-from sqlalchemy import func, select
 
 from app import migrations
 from app.achievements.models import Achievement
 from app.achievements.schemas import AchievementCreate
 from app.auth import Principal
-from app.changelog import IndexChange
+from app.changelog import last_seq
 from app.config import Settings
 from app.database import make_engine, make_session_factory, session_scope
 from app.listings import service as listings
@@ -147,7 +146,7 @@ def _last_seq(url: str) -> int:
     engine = make_engine(url)
     try:
         with session_scope(make_session_factory(engine), read_only=True) as session:
-            return session.scalar(select(func.max(IndexChange.seq))) or 0
+            return last_seq(session)
     finally:
         engine.dispose()
 

@@ -63,6 +63,16 @@ def publish(factory, topics=TOPICS) -> list[int]:
         ]
 
 
+def encoded(database, topics=TOPICS) -> tuple[list[int], IndexKeeper]:
+    """`topics` published, and a keeper (role all) that applied the change log: it encoded and
+    stored their vectors; (their ids, the keeper)."""
+    factory, settings = database
+    ids = publish(factory, topics)
+    keeper = IndexKeeper.open(settings, factory)
+    keeper.catch_up()
+    return ids, keeper
+
+
 def stored(factory, encoder: str) -> dict[int, str]:
     """record id -> text hash of the stored achievement vectors of `encoder`."""
     with session_scope(factory, read_only=True) as session:
@@ -78,10 +88,8 @@ def prefixed(settings: Settings) -> SentenceTransformerEncoder:
 
 
 def test_applying_the_log_stores_vectors_and_reindex_encodes_only_what_changed(database):
-    factory, settings = database
-    ids = publish(factory)
-    keeper = IndexKeeper.open(settings, factory)
-    keeper.catch_up()
+    factory, _ = database
+    ids, keeper = encoded(database)
     name = keeper.engine.encoder.name
     assert keeper.encoded == 3 and sorted(stored(factory, name)) == sorted(ids)
     assert keeper.engine.count("achievements") == 3
@@ -104,9 +112,7 @@ def test_applying_the_log_stores_vectors_and_reindex_encodes_only_what_changed(d
 
 def test_a_fresh_keeper_builds_from_stored_vectors_without_encoding(database):
     factory, settings = database
-    ids = publish(factory)
-    first = IndexKeeper.open(settings, factory)
-    first.catch_up()
+    ids, first = encoded(database)
     first_vectors = first.engine._side("achievements").vectors.vectors(np.array(ids))
 
     replica = IndexKeeper.open(settings.model_copy(update={"role": "serve"}), factory, fresh=True)
@@ -135,9 +141,7 @@ def test_a_fresh_keeper_builds_from_stored_vectors_without_encoding(database):
 
 def test_another_encoder_gets_its_own_rows_and_never_mixes(database):
     factory, settings = database
-    ids = publish(factory)
-    keeper = IndexKeeper.open(settings, factory)
-    keeper.catch_up()
+    ids, keeper = encoded(database)
     base = keeper.engine.encoder.name
     other = IndexKeeper(MatchEngine(prefixed(settings)), factory, settings.index_dir, 1000)
     assert other.load_stored() == 0  # rows of another encoder are never read
@@ -155,10 +159,8 @@ def test_another_encoder_gets_its_own_rows_and_never_mixes(database):
 
 
 def test_vectors_are_stored_in_half_precision_and_read_back_as_unit_vectors(database):
-    factory, settings = database
-    [record_id] = publish(factory, TOPICS[:1])
-    keeper = IndexKeeper.open(settings, factory)
-    keeper.catch_up()
+    factory, _ = database
+    [record_id], keeper = encoded(database, TOPICS[:1])
     with session_scope(factory, read_only=True) as session:
         row = session.scalars(select(RecordVector)).one()
         text = document_text(*session.get(Achievement, record_id).searchable_text())
@@ -219,9 +221,7 @@ def test_a_new_process_starts_from_the_stored_snapshot_and_holds_what_a_fresh_bu
 
 def test_a_restart_takes_the_newer_of_its_saved_index_and_the_snapshot(database):
     factory, settings = database
-    publish(factory)
-    worker = IndexKeeper.open(settings, factory)
-    worker.catch_up()
+    _, worker = encoded(database)
     worker.save()
     assert worker.write_snapshot()
     restarted = IndexKeeper.open(settings, factory)
@@ -233,6 +233,22 @@ def test_a_restart_takes_the_newer_of_its_saved_index_and_the_snapshot(database)
     restarted = IndexKeeper.open(settings.model_copy(update={"role": "serve"}), factory)
     assert restarted.started_from == "snapshot" and restarted.applied_seq == worker.applied_seq
     assert restarted.engine.count("achievements") == 4
+
+
+def test_the_index_worker_starts_its_background_build_only_when_something_is_due(database):
+    factory, settings = database
+    encoded(database)
+    replica = IndexKeeper.open(settings.model_copy(update={"role": "serve"}), factory, fresh=True)
+    assert replica.keywords_pending and not replica.engine.needs_cells  # three records: no IVF cells due
+    worker = IndexWorker(replica, 60)
+    worker.run_once()
+    building = worker._optimizer
+    assert building is not None and building.name == "index-cells"
+    building.join()
+    assert not replica.keywords_pending
+    worker.run_once()
+    worker.run_once()
+    assert worker._optimizer is building  # nothing left to build: no new thread
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -252,6 +268,14 @@ def _environment(url: str, data_dir: Path, role: str) -> dict:
     return {"TECHMATCH_DATABASE_URL": url, "TECHMATCH_DATA_DIR": str(data_dir), "TECHMATCH_ROLE": role}
 
 
+def _published(service: LiveService, headers: dict, title: str, abstract: str) -> int:
+    """A published achievement created through the service's API; its id."""
+    created = httpx.post(f"{service.url}/achievements", json=achievement(title=title, abstract=abstract, status="published"),
+                         headers=headers, timeout=30)
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
+
+
 def _matched(service: LiveService, headers: dict, text: str) -> list[int]:
     body = {"text": text, "target": "achievements", "k": 5, "include_weak": True}
     response = httpx.post(f"{service.url}/match", json=body, headers=headers, timeout=30)
@@ -266,10 +290,7 @@ def test_a_record_created_through_one_process_is_matched_through_another(shared_
             LiveService(_environment(url, folder / "b", "serve"), start_seconds=START) as second:
         owner = owner_headers(first, admin)
         for title, abstract in TOPICS[:2]:
-            created = httpx.post(f"{first.url}/achievements", json=achievement(title=title, abstract=abstract, status="published"),
-                                 headers=owner, timeout=30)
-            assert created.status_code == 201, created.text
-            record_id = created.json()["id"]
+            record_id = _published(first, owner, title, abstract)
             assert _matched(first, owner, title)[0] == record_id  # matchable where it was written when the call returns
             started = time.monotonic()
             while (found := _matched(second, owner, title)) [:1] != [record_id]:
@@ -287,15 +308,14 @@ def test_a_process_on_an_empty_data_directory_matches_without_encoding(shared_po
     with LiveService(_environment(url, folder / "writer", "all"), start_seconds=START) as writer:
         owner = owner_headers(writer, admin)
         title, abstract = TOPICS[2]
-        created = httpx.post(f"{writer.url}/achievements", json=achievement(title=title, abstract=abstract, status="published"),
-                             headers=owner, timeout=30).json()
+        record_id = _published(writer, owner, title, abstract)
         writer.wait_indexed()
     empty = folder / "empty"
     shutil.rmtree(empty, ignore_errors=True)
     with LiveService(_environment(url, empty, "serve"), start_seconds=START) as fresh:
         health = httpx.get(f"{fresh.url}/health")
         assert health.status_code == 200 and health.json()["ready"], health.text
-        assert _matched(fresh, owner, title)[0] == created["id"]
+        assert _matched(fresh, owner, title)[0] == record_id
         assert _matched(fresh, owner, "电池低温预热")  # the earlier test's records too, if it ran
         health = httpx.get(f"{fresh.url}/health").json()
         assert health["encoded_here"] == 0 and health["behind"] == 0, health

@@ -28,15 +28,21 @@ from app.database import session_scope, utcnow
 from app.dispatch.models import MAIL_FAILED, MAIL_PENDING, MAIL_SENT, DigestMail, DigestRecipient
 from app.notifications.models import Notification
 from app.organizations.models import Organization
+from app.retry import retry_delay
 
 log = logging.getLogger("techmatch.dispatch.mail")
 # Past the send's timeout, a claim is considered abandoned (its worker died) and the mail is sent again.
 CLAIM_MARGIN_SECONDS = 30
 
 
+def chosen_recipients(session: Session, *, org_id: int) -> list[str]:
+    """The addresses the organization set in its dispatch settings (digest_emails), in order."""
+    return list(session.scalars(select(DigestRecipient.email).where(DigestRecipient.org_id == org_id).order_by(DigestRecipient.email)))
+
+
 def recipients(session: Session, *, org_id: int) -> list[str]:
     """Where the organization's digest is mailed: its dispatch-settings addresses, else its contact e-mail."""
-    chosen = list(session.scalars(select(DigestRecipient.email).where(DigestRecipient.org_id == org_id).order_by(DigestRecipient.email)))
+    chosen = chosen_recipients(session, org_id=org_id)
     if chosen:
         return chosen
     contact = session.scalar(select(Organization.contact).where(Organization.id == org_id)) or {}
@@ -98,12 +104,9 @@ def _html_record(side: str, record_id: int, title: str, link) -> str:
     return f"<a href=\"{html.escape(link(side, record_id))}\">{label}</a>" if link(side, record_id) else label
 
 
-def queue(session: Session, *, notification: Notification, org_id: int, day: date, total: int, pairs: list[Pair],
-          public_url: str | None) -> DigestMail | None:
-    """Queue the mail of a digest just written, in the caller's transaction; None when the organization has no address."""
-    addresses = recipients(session, org_id=org_id)
-    if not addresses:
-        return None
+def queue(session: Session, *, notification: Notification, org_id: int, addresses: list[str], day: date, total: int,
+          pairs: list[Pair], public_url: str | None) -> DigestMail:
+    """Queue the mail of a digest just written to `addresses` (its `recipients`), in the caller's transaction."""
     org_name = session.scalar(select(Organization.name).where(Organization.id == org_id)) or ""
     subject, text, body = compose(day=day, org_name=org_name, total=total, pairs=pairs, public_url=public_url)
     session.flush()  # the notification's id
@@ -205,10 +208,11 @@ def _record(session_factory: sessionmaker[Session], settings: Settings, claim: _
             return
         mail.last_error = error[:500]
         context = f"digest mail {mail.id} to {', '.join(mail.recipients)} (organization {mail.org_id}), attempt {mail.attempts}"
-        if mail.attempts >= settings.smtp_max_attempts:
+        delay = retry_delay(mail.attempts, max_attempts=settings.smtp_max_attempts, backoff_seconds=settings.smtp_backoff_seconds,
+                            backoff_max_seconds=settings.smtp_backoff_max_seconds)
+        if delay is None:
             mail.status = MAIL_FAILED
             log.error("%s failed for good: %s", context, error)
             return
-        delay = min(settings.smtp_backoff_seconds * 2 ** (mail.attempts - 1), settings.smtp_backoff_max_seconds)
         mail.next_attempt_at = now + timedelta(seconds=delay)
         log.warning("%s failed, retrying in %.0fs: %s", context, delay, error)

@@ -67,8 +67,8 @@ def get_settings(session: Session, *, org_id: int, actor: Principal) -> Dispatch
     organizations.get_or_raise(session, org_id=org_id)
     actor.require_manage(org_id, f"the dispatch settings of organization {org_id}")
     off = set(session.scalars(select(DispatchOptOut.kind).where(DispatchOptOut.org_id == org_id)))
-    addresses = list(session.scalars(select(DigestRecipient.email).where(DigestRecipient.org_id == org_id).order_by(DigestRecipient.email)))
-    return DispatchSettings(**{kind: kind not in off for kind in DISPATCH_KINDS}, digest_emails=addresses)
+    return DispatchSettings(**{kind: kind not in off for kind in DISPATCH_KINDS},
+                            digest_emails=mails.chosen_recipients(session, org_id=org_id))
 
 
 def put_settings(session: Session, *, org_id: int, data: DispatchSettings, actor: Principal) -> DispatchSettings:
@@ -280,7 +280,8 @@ def send_digests(session: Session, *, today: date, mail: bool = False, public_ur
 
     The items of a day are sent once the day is over (China calendar), then deleted; an
     organization that turned digests off has its items dropped. With `mail` (an SMTP server is
-    set) each digest's e-mail is queued in the same transaction (dispatch/mail.py).
+    set) the e-mail of each digest whose organization has an address is queued in the same
+    transaction (dispatch/mail.py).
     """
     items = list(
         session.scalars(
@@ -310,10 +311,10 @@ def send_digests(session: Session, *, today: date, mail: bool = False, public_ur
             notice = notify(
                 session, org_id=org_id, kind="match_digest", message=message, entity_type="organization", entity_id=org_id, data=data,
             )
-            if mail:
+            if mail and (addresses := mails.recipients(session, org_id=org_id)):
                 mails.queue(
-                    session, notification=notice, org_id=org_id, day=day, total=len(group), pairs=_titled(session, group[:DIGEST_LISTED]),
-                    public_url=public_url,
+                    session, notification=notice, org_id=org_id, addresses=addresses, day=day, total=len(group),
+                    pairs=_titled(session, group[:DIGEST_LISTED]), public_url=public_url,
                 )
             sent += 1
         for item in group:

@@ -197,6 +197,12 @@ class MatchEngine:
         """Build the slow structures `load_side` deferred (IVF cells), searches going on meanwhile."""
         return any([side.vectors.optimize(self._lock) for side in list(self._sides.values())])
 
+    @property
+    def needs_cells(self) -> bool:
+        """Whether `optimize` has something to build: a side's IVF cells are missing or outgrown."""
+        with self._lock:
+            return any(side.vectors.needs_cells for side in self._sides.values())
+
     def vector(self, side: str, id: int) -> np.ndarray | None:
         """The indexed vector of a record, or None."""
         with self._lock:

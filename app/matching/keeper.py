@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.background import PeriodicWorker
 from app.catalog.codes import FIELDS
-from app.changelog import IndexChange, last_logged, log_change
+from app.changelog import IndexChange, last_logged, last_seq, log_change
 from app.config import Settings
 from app.database import session_scope
 from app.listings.models import ListingColumns
@@ -164,7 +164,7 @@ class IndexKeeper:
             directory = settings.index_dir
             recover_interrupted_save(directory)
             with session_scope(session_factory, read_only=True) as session:
-                last = session.scalar(select(func.max(IndexChange.seq))) or 0
+                last = last_seq(session)
                 shared = snapshot.position(session, encoder=name)
                 # A SQLite database serves one process and usually lives in its data directory:
                 # a snapshot would only duplicate the index files saved next to it.
@@ -265,7 +265,7 @@ class IndexKeeper:
         encoder = self.engine.encoder
         total = 0
         with self._lock, session_scope(self.session_factory, read_only=True) as session:
-            position = session.scalar(select(func.max(IndexChange.seq))) or 0
+            position = last_seq(session)
             if not store.count(session, encoder=encoder.name):
                 log.info("no stored vector of %s: replaying the whole change log", encoder.name)
                 self.applied_seq = 0
@@ -541,9 +541,10 @@ class IndexWorker(PeriodicWorker):
 
     In a keeper that may encode (role all/worker) it also encodes, batch by batch, the
     published records without a stored vector (once per start, until none is left: a database
-    from before stored vectors fills itself) and the keeper's `backlog`. The IVF cells that a
-    fresh start deferred is built on a thread of its own (after the keywords a fresh start left
-    to `learn_keywords`), so the log is followed meanwhile.
+    from before stored vectors fills itself) and the keeper's `backlog`. The keywords a fresh
+    start left to `learn_keywords`, then the IVF cells it deferred (or the index outgrew), are
+    built on a thread of its own, so the log is followed meanwhile; a pass starts that thread
+    only when one of the two is due and it is not running already.
     """
 
     name = "index-keeper"
@@ -582,7 +583,10 @@ class IndexWorker(PeriodicWorker):
         return encoded
 
     def _optimize(self) -> None:
-        if self._optimizer is None or not self._optimizer.is_alive():
+        """Start the "index-cells" thread when it has something to build and is not running already."""
+        if self._optimizer is not None and self._optimizer.is_alive():
+            return
+        if self.keeper.keywords_pending or self.keeper.engine.needs_cells:
             self._optimizer = threading.Thread(target=self._build_cells, name="index-cells", daemon=True)
             self._optimizer.start()
 

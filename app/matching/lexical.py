@@ -261,6 +261,17 @@ class BM25Index:
     def _term_idf(self, df: int) -> float:
         return math.log1p((self.count - df + 0.5) / (df + 0.5))
 
+    def _length_norm(self, doc_len: np.ndarray) -> np.ndarray:
+        """k1·(1 − b + b·length/average length) of records of lengths `doc_len`: the longer the
+        record, the less each occurrence of a term counts."""
+        return self.k1 * (1 - self.b + self.b * doc_len / (self._total_len / self.count))
+
+    def _term_scores(self, qtf: int, tid: int, tfs: np.ndarray, norm: np.ndarray) -> np.ndarray:
+        """The BM25 score that a term `qtf` times in the query gives records holding it `tfs`
+        times, whose `_length_norm`s are `norm`."""
+        scores: np.ndarray = qtf * self._term_idf(self._df[tid]) * tfs * (self.k1 + 1) / (tfs + norm)
+        return scores
+
     def rare_term_share(self, query_tokens: Sequence[str], ids: Iterable[int]) -> np.ndarray:
         """Per id, the share of the distinct query terms the record contains verbatim, weighted by rarity.
 
@@ -289,14 +300,13 @@ class BM25Index:
         scores = np.zeros(len(self._label_ids), dtype=np.float32)
         if not self.count:
             return scores
-        avgdl = self._total_len / self.count
-        norm = self.k1 * (1 - self.b + self.b * self._doc_len[: len(scores)] / avgdl)
+        norm = self._length_norm(self._doc_len[: len(scores)])
         for term, qtf in Counter(query_tokens).items():
             tid = self._term_ids.get(term)
             if tid is None or not self._df[tid]:
                 continue
             docs, tfs = self._postings(tid)
-            scores[docs] += qtf * self._term_idf(self._df[tid]) * tfs * (self.k1 + 1) / (tfs + norm[docs])
+            scores[docs] += self._term_scores(qtf, tid, tfs, norm[docs])
         return scores
 
     def score_matrix(self, queries: Sequence[Sequence[str]], ids: Sequence[int]) -> np.ndarray:
@@ -309,19 +319,19 @@ class BM25Index:
         scores = np.zeros((len(queries), len(ids)), dtype=np.float32)
         if not self.count:
             return scores
-        avgdl = self._total_len / self.count
-        norm = np.zeros(len(ids), dtype=np.float32)
+        lengths = np.zeros(len(ids), dtype=np.float32)
         gathered: dict[int, tuple[list[int], list[float]]] = {}
         for column, id_ in enumerate(ids):
             label = self._id_label.get(int(id_))
             if label is None:
                 continue
-            norm[column] = self.k1 * (1 - self.b + self.b * self._doc_len[label] / avgdl)
+            lengths[column] = self._doc_len[label]
             terms, tfs_of_record = self._doc(label)
             for tid, tf in zip(terms.tolist(), tfs_of_record.tolist(), strict=True):
                 columns, tfs = gathered.setdefault(tid, ([], []))
                 columns.append(column)
                 tfs.append(tf)
+        norm = self._length_norm(lengths)  # an unknown id's entry is never read: it holds no postings
         postings = {tid: (np.array(c, dtype=np.int64), np.array(t, dtype=np.float32)) for tid, (c, t) in gathered.items()}
         for row, tokens in enumerate(queries):
             for term, qtf in Counter(tokens).items():
@@ -329,7 +339,7 @@ class BM25Index:
                 if tid is None or tid not in postings:
                     continue
                 where, frequencies = postings[tid]
-                scores[row, where] += qtf * self._term_idf(self._df[tid]) * frequencies * (self.k1 + 1) / (frequencies + norm[where])
+                scores[row, where] += self._term_scores(qtf, tid, frequencies, norm[where])
         return scores
 
     def ceiling(self, query_tokens: Sequence[str]) -> float:

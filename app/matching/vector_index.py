@@ -97,6 +97,9 @@ class VectorIndex(Protocol):
         """What spares `optimize` its training in another process (IVF centroids), or None."""
     def optimize(self, lock: AbstractContextManager[Any]) -> bool:
         """Build what `build` deferred, outside `lock`, taking `lock` only to swap it in; False if nothing to do."""
+    @property
+    def needs_cells(self) -> bool:
+        """Whether `optimize` has something to build."""
     def remove(self, ids: Iterable[int]) -> None: ...
     def live(self, dtype: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray]:
         """The ids and vectors (as `dtype`) of the indexed records, for `build` to take back."""

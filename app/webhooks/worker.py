@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.background import PeriodicWorker
 from app.config import Settings
 from app.database import session_scope, utcnow
+from app.retry import retry_delay
 from app.webhooks.models import OutboxMessage, Webhook
 from app.webhooks.service import url_problem
 
@@ -150,9 +151,12 @@ class OutboxWorker(PeriodicWorker):
                 message.status, message.delivered_at, message.last_error = "delivered", now, ""
                 return
             message.last_error = error[:500]
-            if claim.url is None or message.attempts >= self.settings.webhook_max_attempts:
+            delay = None if claim.url is None else retry_delay(
+                message.attempts, max_attempts=self.settings.webhook_max_attempts,
+                backoff_seconds=self.settings.webhook_backoff_seconds, backoff_max_seconds=self.settings.webhook_backoff_max_seconds,
+            )
+            if delay is None:
                 message.status = "failed"
                 log.warning("webhook message %d failed for good after %d attempts: %s", message.id, message.attempts, error)
                 return
-            delay = min(self.settings.webhook_backoff_seconds * 2 ** (message.attempts - 1), self.settings.webhook_backoff_max_seconds)
             message.next_attempt_at = now + timedelta(seconds=delay)
