@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.matching.encoder import DEFAULT_MAX_SEQ_LENGTH
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,6 +48,10 @@ class Settings(BaseSettings):
     # int8 passes its gate (mean cosine 0.997) but measured demands R@1 0.617 against 0.650 with
     # fp32 (scripts/evaluate.py --task all --halves --backend …), outside the 0.005 allowed.
     encoder_backend: Literal["onnx-int8", "torch"] = "torch"
+    # Tokens of a record's text (title, keywords, then body) the encoder reads; longer texts are cut.
+    # Another limit gives other vectors, hence another encoder name ("m3e-small@128"), and switching
+    # encodes the stored vectors again, as switching backends does.
+    encoder_max_tokens: int = Field(DEFAULT_MAX_SEQ_LENGTH, ge=16, le=512)
     # Encoder threads. One keeps a short query fast while requests use the other core;
     # `techmatch reindex` uses every core for bulk encoding.
     encoder_threads: int = 1

@@ -111,7 +111,7 @@ def document_vectors(encoder, texts: list[str], cache: str | None) -> np.ndarray
     return stored[key]
 
 
-def load_through_service(rows: list[dict], encoder_path: str, backend: str, directory: Path):
+def load_through_service(rows: list[dict], encoder_path: str, backend: str, max_tokens: int, directory: Path):
     """Create every paper as a published achievement via the service code; returns the caught-up keeper.
 
     Database ids are 1..N in corpus order, so row i is record i + 1.
@@ -127,7 +127,8 @@ def load_through_service(rows: list[dict], encoder_path: str, backend: str, dire
     from app.organizations import service as organizations
     from app.organizations.schemas import OrganizationCreate
 
-    settings = Settings(data_dir=directory, encoder=Path(encoder_path), encoder_backend=backend, encoder_threads=os.cpu_count() or 1)
+    settings = Settings(data_dir=directory, encoder=Path(encoder_path), encoder_backend=backend, encoder_max_tokens=max_tokens,
+                        encoder_threads=os.cpu_count() or 1)
     migrations.upgrade(settings.resolved_database_url)
     factory = make_session_factory(make_engine(settings.resolved_database_url))
     with session_scope(factory) as session:
@@ -449,7 +450,7 @@ def main() -> int:
 
     results, demand_results = [], []
     with tempfile.TemporaryDirectory() as directory:
-        keeper, factory = load_through_service(rows, args.encoder, args.backend, Path(directory))
+        keeper, factory = load_through_service(rows, args.encoder, args.backend, args.max_seq_length, Path(directory))
         keeper.engine.encoder = CachedQueries(keeper.engine.encoder)  # every method repeats the same queries
         if args.task != "demands":
             for method, settings in METHODS.items():

@@ -72,6 +72,9 @@ class Encoder(Protocol):
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Encode search texts; returns (n, dim) float32 unit rows."""
 
+    def encode_uncached(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode record texts without the encoder's memory of recent texts (benchmarks)."""
+
 
 class _RememberingEncoder:
     """What both implementations share: prefixes, and remembering the last texts encoded (documents
@@ -118,11 +121,18 @@ class _RememberingEncoder:
         """Encode search texts, reusing the last REMEMBERED_QUERIES texts' vectors."""
         return self._encode_remembering(texts, self._query_prefix, self._remembered_queries, REMEMBERED_QUERIES, False)
 
+    def encode_uncached(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode record texts afresh, neither reading nor filling the remembered vectors: what
+        scripts/bench_encoder.py times, round after round on the same texts."""
+        return self._encode(texts, self._document_prefix, False)
+
 
 class SentenceTransformerEncoder(_RememberingEncoder):
     """Wraps a SentenceTransformer loaded from a local directory, on CPU (torch, fp32)."""
 
-    def __init__(self, model: Any, name: str, query_prefix: str, document_prefix: str, batch_size: int = 32):
+    BATCH_SIZE = 32
+
+    def __init__(self, model: Any, name: str, query_prefix: str, document_prefix: str, batch_size: int = BATCH_SIZE):
         super().__init__(query_prefix, document_prefix, batch_size)
         self._model = model
         self.name = name
@@ -166,9 +176,11 @@ class OnnxEncoder(_RememberingEncoder):
     build recorded before loading it.
     """
 
+    BATCH_SIZE = 32
+
     def __init__(
         self, directory: Path, query_prefix: str = "", document_prefix: str = "",
-        max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH, threads: int | None = 1, batch_size: int = 32,
+        max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH, threads: int | None = 1, batch_size: int = BATCH_SIZE,
     ):
         import onnxruntime
         from tokenizers import Tokenizer
@@ -184,9 +196,9 @@ class OnnxEncoder(_RememberingEncoder):
                 "to rebuild it, or set TECHMATCH_ENCODER_BACKEND=torch"
             )
         config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-        self.name = f"{directory.name}/{ONNX_FOLDER}"
         self.dim = int(config["hidden_size"])
         self.max_seq_length = min(max_seq_length, int(config["max_position_embeddings"]))
+        self.name = _with_limit(f"{directory.name}/{ONNX_FOLDER}", self.max_seq_length)
         self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(self.max_seq_length)
@@ -223,15 +235,26 @@ class OnnxEncoder(_RememberingEncoder):
         return vectors
 
 
-def encoder_name(path: str | os.PathLike[str], backend: Backend = "torch") -> str:
+def encoder_name(path: str | os.PathLike[str], backend: Backend = "torch",
+                 max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH) -> str:
     """The name `load_encoder` gives the encoder at `path`, found without loading it (a starting
-    process reads the index of that name while the model loads)."""
+    process reads the index of that name while the model loads).
+
+    The directory name, plus "/onnx-int8" for the int8 copy, plus "@<tokens>" when texts are cut
+    at another token limit than DEFAULT_MAX_SEQ_LENGTH: each of the three changes the vectors of
+    long texts, so vectors stored under one name are never mixed with another's.
+    """
     directory = Path(path)
+    name = directory.name
     if backend == "onnx-int8":
         build = onnx_build(directory)
         if build is not None and build["gate"]["passed"]:
-            return f"{directory.name}/{ONNX_FOLDER}"
-    return directory.name
+            name = f"{directory.name}/{ONNX_FOLDER}"
+    return _with_limit(name, max_seq_length)
+
+
+def _with_limit(name: str, max_seq_length: int) -> str:
+    return name if max_seq_length == DEFAULT_MAX_SEQ_LENGTH else f"{name}@{max_seq_length}"
 
 
 def load_encoder(
@@ -241,6 +264,7 @@ def load_encoder(
     max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
     threads: int | None = 1,
     backend: Backend = "torch",
+    batch_size: int | None = None,
 ) -> Encoder:
     """Load a local encoder strictly offline (no hub access, CPU).
 
@@ -255,9 +279,10 @@ def load_encoder(
     busy, a 2-thread forward pass of a short query took about 360 ms (threads
     wait for each other at every layer) against 19 ms with one thread.
 
-    The encoder name is the directory name (plus "/onnx-int8" for the int8
-    copy); it is stored with each index so an index built by one model is
-    never queried with vectors from another.
+    `batch_size` (texts per forward pass) defaults to each backend's measured best.
+
+    The encoder name (see `encoder_name`) is stored with each vector so an index
+    built by one model is never queried with vectors from another.
     """
     directory = Path(path)
     if not (directory / "modules.json").is_file() and not (directory / "config.json").is_file():
@@ -269,7 +294,8 @@ def load_encoder(
     if backend == "onnx-int8":
         build = onnx_build(directory)
         if build is not None and build["gate"]["passed"]:
-            return OnnxEncoder(directory, query_prefix, document_prefix, max_seq_length, threads)
+            return OnnxEncoder(directory, query_prefix, document_prefix, max_seq_length, threads,
+                               batch_size or OnnxEncoder.BATCH_SIZE)
         reason = (
             f"no int8 build in {directory / ONNX_FOLDER} (`python models/build_onnx.py`, run by `make setup`)"
             if build is None
@@ -288,4 +314,5 @@ def load_encoder(
     model = SentenceTransformer(str(directory), device="cpu", local_files_only=True)
     model.max_seq_length = min(max_seq_length, model.max_seq_length or max_seq_length)
     model.eval()
-    return SentenceTransformerEncoder(model, encoder_name(directory), query_prefix, document_prefix)
+    name = _with_limit(directory.name, model.max_seq_length)
+    return SentenceTransformerEncoder(model, name, query_prefix, document_prefix, batch_size or SentenceTransformerEncoder.BATCH_SIZE)

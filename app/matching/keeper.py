@@ -44,7 +44,7 @@ from app.config import Settings
 from app.database import session_scope
 from app.listings.models import ListingColumns
 from app.matching import snapshot, store
-from app.matching.encoder import Backend, Encoder, encoder_name, load_encoder
+from app.matching.encoder import DEFAULT_MAX_SEQ_LENGTH, Backend, Encoder, encoder_name, load_encoder
 from app.matching.engine import MatchEngine
 from app.matching.lexical import jieba_dictionary
 from app.matching.text import document_text
@@ -75,16 +75,18 @@ def _load_models(settings: Settings) -> Encoder:
     """The encoder, and jieba's dictionary (read once per process, see lexical.jieba_dictionary)."""
     encoder = cached_encoder(
         Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix, settings.encoder_threads,
-        settings.encoder_backend,
+        settings.encoder_backend, settings.encoder_max_tokens,
     )
     jieba_dictionary()
     return encoder
 
 
 @lru_cache(maxsize=4)
-def cached_encoder(path: Path, query_prefix: str, document_prefix: str, threads: int, backend: Backend = "torch") -> Encoder:
+def cached_encoder(path: Path, query_prefix: str, document_prefix: str, threads: int, backend: Backend = "torch",
+                   max_tokens: int = DEFAULT_MAX_SEQ_LENGTH) -> Encoder:
     """Load each encoder once per process (tests and the CLI open several keepers)."""
-    return load_encoder(path, query_prefix=query_prefix, document_prefix=document_prefix, threads=threads, backend=backend)
+    return load_encoder(path, query_prefix=query_prefix, document_prefix=document_prefix, max_seq_length=max_tokens,
+                        threads=threads, backend=backend)
 
 
 def domain_terms() -> list[str]:
@@ -160,7 +162,7 @@ class IndexKeeper:
         """
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder-load") as pool:
             loading = pool.submit(_load_models, settings)
-            name = encoder_name(settings.encoder, settings.encoder_backend)
+            name = encoder_name(settings.encoder, settings.encoder_backend, settings.encoder_max_tokens)
             directory = settings.index_dir
             recover_interrupted_save(directory)
             with session_scope(session_factory, read_only=True) as session:
