@@ -19,6 +19,7 @@ from app.matching.encoder import (
     ONNX_FOLDER,
     EncoderIntegrityError,
     OnnxEncoder,
+    encoder_name,
     load_encoder,
     onnx_build,
 )
@@ -54,6 +55,19 @@ def torch_encoder(directory):
 @pytest.fixture(scope="module")
 def onnx_encoder(directory):
     return _encoder("onnx-int8")
+
+
+def test_another_token_limit_is_another_encoder(directory, onnx_encoder):
+    """Vectors of texts cut at 128 tokens differ from those cut at 256: the name says which, so
+    stored rows of one limit are never read by an index of the other."""
+    short = load_encoder(directory, max_seq_length=128, backend="onnx-int8")
+    assert short.name == encoder_name(directory, "onnx-int8", 128) == "m3e-small/onnx-int8@128"
+    assert encoder_name(directory, "onnx-int8") == onnx_encoder.name == "m3e-small/onnx-int8"
+    long_text = "。".join(TEXTS * 20)
+    assert float(short.encode_documents([long_text])[0] @ onnx_encoder.encode_documents([long_text])[0]) < 0.999
+    assert np.allclose(short.encode_documents(TEXTS[:1]), onnx_encoder.encode_documents(TEXTS[:1]), atol=1e-6)
+    with pytest.raises(ValidationError):
+        Settings(encoder_max_tokens=1000)
 
 
 def _copy_encoder(source: Path, target: Path, with_build: bool) -> Path:
@@ -107,12 +121,13 @@ def test_prefixes_go_to_their_own_side(directory, onnx_encoder):
 
 
 def test_backend_setting_selects_the_encoder(monkeypatch, torch_encoder, onnx_encoder):
-    assert Settings().encoder_backend == "torch"
-    monkeypatch.setenv("TECHMATCH_ENCODER_BACKEND", "onnx-int8")
+    monkeypatch.delenv("TECHMATCH_ENCODER_BACKEND", raising=False)
     settings = Settings()
     assert settings.encoder_backend == "onnx-int8"
-    selected = cached_encoder(Path(settings.encoder), "", "", 1, settings.encoder_backend)
-    assert selected is onnx_encoder
+    assert cached_encoder(Path(settings.encoder), "", "", 1, settings.encoder_backend) is onnx_encoder
+    monkeypatch.setenv("TECHMATCH_ENCODER_BACKEND", "torch")
+    settings = Settings()
+    assert cached_encoder(Path(settings.encoder), "", "", 1, settings.encoder_backend) is torch_encoder
     monkeypatch.setenv("TECHMATCH_ENCODER_BACKEND", "int8")
     with pytest.raises(ValidationError):
         Settings()
