@@ -44,13 +44,14 @@ class Settings(BaseSettings):
     # How the encoder runs: `torch` (fp32) or `onnx-int8` (the int8 ONNX Runtime copy built by
     # `make setup`, used when it exists and passed its quality gate, else torch with a log line).
     # The two give different encoder names, so every process of one deployment must use the same
-    # one; switching encodes the stored vectors again (`techmatch reindex`). torch stays the default:
-    # int8 passes its gate (mean cosine 0.997) but measured demands R@1 0.617 against 0.650 with
-    # fp32 (scripts/evaluate.py --task all --halves --backend …), outside the 0.005 allowed.
+    # one; after a switch the old vectors serve until the new ones are all stored (see
+    # matching/rollout.py). torch stays the default: int8 passes its gate (mean cosine 0.997) but
+    # measured demands R@1 0.617 against 0.650 with fp32 (scripts/evaluate.py --task all --halves
+    # --backend …), outside the 0.005 allowed.
     encoder_backend: Literal["onnx-int8", "torch"] = "torch"
     # Tokens of a record's text (title, keywords, then body) the encoder reads; longer texts are cut.
     # Another limit gives other vectors, hence another encoder name ("m3e-small@128"), and switching
-    # encodes the stored vectors again, as switching backends does.
+    # encodes the stored vectors again in the background, as switching backends does.
     encoder_max_tokens: int = Field(DEFAULT_MAX_SEQ_LENGTH, ge=16, le=512)
     # Encoder threads. One keeps a short query fast while requests use the other core;
     # `techmatch reindex` uses every core for bulk encoding.
