@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     encoder_document_prefix: str = ""
     # How the encoder runs: `torch` (fp32) or `onnx-int8` (the int8 ONNX Runtime copy built by
     # `make setup`, used when it exists and passed its quality gate, else torch with a log line).
-    # The two give different encoder names (their vectors are stored apart). int8 is the default:
+    # The two give different encoder names (their vectors are stored apart; after a switch the old
+    # vectors serve until the new ones are all stored: matching/rollout.py). int8 is the default:
     # it passes its gate (mean cosine 0.997 to fp32), encodes 3.0 times as fast (69 against 23
     # abstracts/s on 2 cores, a title query in 2.8 ms against 15 ms: scripts/bench_encoder.py)
     # and ranks as fp32 does within 0.005 (scripts/evaluate.py --task all --halves --backend …:
@@ -51,7 +52,7 @@ class Settings(BaseSettings):
     encoder_backend: Literal["onnx-int8", "torch"] = "onnx-int8"
     # Tokens of a record's text (title, keywords, then body) the encoder reads; longer texts are cut.
     # Another limit gives other vectors, hence another encoder name ("m3e-small@128"), and switching
-    # encodes the stored vectors again, as switching backends does.
+    # encodes the stored vectors again in the background, as switching backends does.
     encoder_max_tokens: int = Field(DEFAULT_MAX_SEQ_LENGTH, ge=16, le=512)
     # Encoder threads. One keeps a short query fast while requests use the other core;
     # `techmatch reindex` uses every core for bulk encoding.

@@ -18,6 +18,8 @@ from sqlite3 import Connection as SQLiteConnection
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, DateTime, Dialect, Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -119,6 +121,15 @@ def lock_row(session: Session, model: type[T], row_id: int) -> T | None:
     so the plain read is current.
     """
     return session.get(model, row_id, with_for_update=True, populate_existing=True)
+
+
+def upsert(session: Session, model: type[Base], rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """Insert `rows` (dicts of the same columns), replacing the other columns of rows already
+    there under the same `keys`, in the caller's transaction (ON CONFLICT, on either database)."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(model).values(rows)
+    replaced = {column: statement.excluded[column] for column in rows[0] if column not in keys}
+    session.execute(statement.on_conflict_do_update(index_elements=keys, set_=replaced))
 
 
 @contextmanager

@@ -10,6 +10,13 @@ class EncoderInfo(BaseModel):
     dim: int = Field(description="its embedding dimensions")
 
 
+class RolloutState(BaseModel):
+    serving: str = Field(description="the previous encoder, serving meanwhile (the same as `encoder.name`)")
+    successor: str = Field(description="the configured encoder, whose vectors the encoding processes are storing")
+    lacking: int | None = Field(description="published records without an up-to-date vector of the successor, as last "
+                                            "counted (null before the first count); the index switches at 0")
+
+
 class IndexState(BaseModel):
     indexed: int = Field(description="records in the matching index")
     pending: int = Field(description="committed changes not yet applied to it")
@@ -28,6 +35,7 @@ class Health(BaseModel):
                     "role": "serve",
                     "database": "postgresql",
                     "encoder": {"name": "m3e-small", "dim": 512},
+                    "rollout": {"serving": "m3e-small", "successor": "m3e-small/onnx-int8", "lacking": 1532},
                     "index": {"demands": {"indexed": 1284, "pending": 0}, "achievements": {"indexed": 3517, "pending": 2}},
                 }
             ]
@@ -42,4 +50,6 @@ class Health(BaseModel):
     role: Literal["all", "serve", "worker"] = Field(description="what this process does (TECHMATCH_ROLE)")
     database: str = Field(description="postgresql or sqlite")
     encoder: EncoderInfo
+    rollout: RolloutState | None = Field(None, description="while the configured encoder's vectors are made and another "
+                                                            "encoder serves (see docs/architecture.md, Changing the encoder)")
     index: dict[str, IndexState] = Field(description="per side: demands, achievements")

@@ -140,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "role": settings.role,
             "database": engine.dialect.name,
             "encoder": {"name": keeper.engine.encoder.name, "dim": keeper.engine.encoder.dim},
+            "rollout": keeper.rollout_state(),
             "index": {side: {"indexed": keeper.engine.count(side), "pending": pending[side]} for side in pending},
         }
 

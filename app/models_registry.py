@@ -11,7 +11,7 @@ from app.dispatch.models import AnnouncedMatch, DigestItem, DispatchCursor, Disp
 from app.history.models import ChangeRecord
 from app.imports.models import ImportFile, ImportJob, ImportLink
 from app.interests.models import Interest
-from app.matching.models import IndexSnapshot, IndexSnapshotPart, RecordVector
+from app.matching.models import IndexSnapshot, IndexSnapshotPart, RecordVector, StoredEncoder
 from app.notifications.models import Notification
 from app.organizations.models import Organization
 from app.proposals.models import Milestone, Proposal
@@ -20,7 +20,7 @@ from app.webhooks.models import OutboxMessage, Webhook
 
 __all__ = [
     "Base", "Organization", "ApiKey", "Demand", "Achievement", "ChangeRecord", "IndexChange", "RecordVector",
-    "IndexSnapshot", "IndexSnapshotPart",
+    "IndexSnapshot", "IndexSnapshotPart", "StoredEncoder",
     "ImportJob", "ImportFile", "ImportLink", "Proposal", "Milestone", "Interest", "Notification", "BrokerAssignment",
     "ShortlistEntry", "ContactRecord", "MatchFeedback", "Contract", "Webhook", "OutboxMessage",
     "DispatchCursor", "AnnouncedMatch", "DigestItem", "DispatchOptOut", "SavedSearch", "SavedSearchHit",

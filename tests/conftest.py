@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from app import migrations
 from app.accounts import service as accounts
 from app.config import Settings
-from app.database import session_scope
+from app.database import make_engine, make_session_factory, session_scope
 from app.main import create_app
 from app.models_registry import Base
 
@@ -78,6 +78,17 @@ def database_url(request, tmp_path_factory) -> Iterator[str]:
     with new_database(request.param, tmp_path_factory.mktemp(request.param)) as url:
         migrations.upgrade(url)
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    """A migrated empty database of each kind, its session factory and settings with a data
+    directory of their own (for tests that drive the index keeper without the service)."""
+    with new_database(request.param, tmp_path) as url:
+        migrations.upgrade(url)
+        engine = make_engine(url)
+        yield make_session_factory(engine), Settings(database_url=url, data_dir=tmp_path / "data")
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")

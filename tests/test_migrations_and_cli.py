@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from conftest import new_database
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect, text
@@ -26,6 +28,17 @@ def test_upgrade_and_downgrade_cleanly(kind, tmp_path):
         migrations.downgrade(url, "base")
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         migrations.upgrade(url)
+        engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_the_migrations_build_what_the_models_declare(kind, tmp_path):
+    """Alembic's comparison of the migrated database with the models finds nothing to change."""
+    with new_database(kind, tmp_path) as url:
+        migrations.upgrade(url)
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.connect() as connection:
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
         engine.dispose()
 
 

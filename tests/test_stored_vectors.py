@@ -41,16 +41,6 @@ TOPICS = [
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    """A migrated empty database, its session factory and settings with a data directory of their own."""
-    with new_database(request.param, tmp_path) as url:
-        migrations.upgrade(url)
-        engine = make_engine(url)
-        yield make_session_factory(engine), Settings(database_url=url, data_dir=tmp_path / "data")
-        engine.dispose()
-
-
 def publish(factory, topics=TOPICS) -> list[int]:
     """Published achievements written through the service layer, with no index running; their ids."""
     with session_scope(factory) as session:

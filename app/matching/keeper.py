@@ -10,7 +10,7 @@ files, and catches up by re-reading the *current* state of every record named af
 - published without one: encoded, stored, and logged again (so every other process learns
   the vector exists) if this keeper may encode: role `all` or `worker`, or the writing request
   for its own records. Otherwise it is left as it is (its old version, or not yet indexed)
-  until the encoding process's log entry arrives.
+  until the encoding process's log entry arrives, or the worker finds its vector (`index_backlog`).
 Replaying an entry twice is harmless, which makes crash recovery and many processes simple.
 
 Who calls `catch_up`: the request that wrote a change, right after its commit (encoding only
@@ -22,6 +22,10 @@ vectors; it never waits and never encodes.
 A process whose data directory holds no index of its encoder (or an older one) loads the index
 snapshot an encoding process stored in the database (`load_snapshot`, snapshot.py), or without
 one builds the index from the stored rows (`load_stored`); either way nothing is encoded.
+
+A process whose configured encoder has fewer stored vectors than a previous encoder it can load
+serves the previous one until the configured one's vectors are all stored, then switches (see
+rollout.py, `encode_successor` and `switch`).
 """
 
 import logging
@@ -30,8 +34,10 @@ import threading
 import time
 from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Row, func, select
@@ -43,10 +49,11 @@ from app.changelog import IndexChange, last_logged, last_seq, log_change
 from app.config import Settings
 from app.database import session_scope
 from app.listings.models import ListingColumns
-from app.matching import snapshot, store
-from app.matching.encoder import DEFAULT_MAX_SEQ_LENGTH, Backend, Encoder, encoder_name, load_encoder
+from app.matching import rollout, snapshot, store
+from app.matching.encoder import DEFAULT_MAX_SEQ_LENGTH, Backend, Encoder, load_encoder
 from app.matching.engine import MatchEngine
 from app.matching.lexical import jieba_dictionary
+from app.matching.rollout import EncoderSetup
 from app.matching.text import document_text
 from app.matching.vector_index import IndexMismatchError, unit_rows
 from app.sides import SIDES, listing_model
@@ -69,16 +76,22 @@ REINDEX_BATCH = 256
 # further behind is starting up, or is the one encoding a bulk import: its matches would miss
 # records that other processes already match.
 READY_BEHIND = 1000
+# How often, at most, the index worker counts what a rollout's successor still lacks (`switch`):
+# the count reads every published record's two rows, about a second at a million records.
+ROLLOUT_CHECK_SECONDS = 30.0
 
 
-def _load_models(settings: Settings) -> Encoder:
+def _load_models(setup: EncoderSetup) -> Encoder:
     """The encoder, and jieba's dictionary (read once per process, see lexical.jieba_dictionary)."""
-    encoder = cached_encoder(
-        Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix, settings.encoder_threads,
-        settings.encoder_backend, settings.encoder_max_tokens,
-    )
+    encoder = load(setup)
     jieba_dictionary()
     return encoder
+
+
+def load(setup: EncoderSetup) -> Encoder:
+    """The encoder of `setup`, loaded once per process."""
+    return cached_encoder(setup.directory, setup.query_prefix, setup.document_prefix, setup.threads, setup.backend,
+                          setup.max_tokens)
 
 
 @lru_cache(maxsize=4)
@@ -124,8 +137,18 @@ def recover_interrupted_save(directory: Path) -> None:
 
 class IndexKeeper:
     def __init__(self, engine: MatchEngine, session_factory: sessionmaker[Session], directory: Path, save_every: int,
-                 may_encode: bool = True, snapshot_every: int = 0):
+                 may_encode: bool = True, snapshot_every: int = 0, setup: EncoderSetup | None = None,
+                 successor: EncoderSetup | None = None, index_options: dict[str, Any] | None = None):
         self.engine = engine
+        # How the engine's encoder loads, registered with the vectors this keeper stores (None: an
+        # encoder made in code, which no other process could load).
+        self.setup = setup
+        # The configured encoder, while the engine serves a previous one (see rollout.py), and how
+        # many published records lack its vectors, as last counted by `switch` (GET /health).
+        self.successor = successor
+        self.lacking: int | None = None
+        self.index_options = index_options or {}  # MatchEngine's index_kind and index_nprobe, for `switch`
+        self._registered: set[str] = set()  # encoder names this process registered
         self.session_factory = session_factory
         self.directory = directory
         self.save_every = save_every
@@ -138,8 +161,10 @@ class IndexKeeper:
         self.applied_seq = engine.applied_seq
         self.unsaved = 0  # changes applied since the last save
         self.encoded = 0  # documents this keeper encoded since it was opened (GET /health's encoded_here)
-        # Published records a pass could not encode (a match request's refresh in an encoding
-        # process): the index worker encodes them (`encode_backlog`).
+        # Published records a pass found without an up-to-date stored vector and did not encode (a
+        # match request's refresh; any record, in a keeper that may not encode): the index worker
+        # encodes them (`encode_backlog`) or, where it may not encode, looks for their vectors
+        # again (`index_backlog`).
         self.backlog: set[tuple[str, int]] = set()
         self.keywords_pending = False  # see load_stored
         # Where the index came from at start: "data directory", "snapshot", "stored vectors" or "change log".
@@ -153,16 +178,25 @@ class IndexKeeper:
         """The newer of the index saved under the data directory and the snapshot stored in the
         database, or else one built from the stored vectors; the log is replayed from there.
 
-        An index is usable when it is of the current encoder and not ahead of the database (a
+        An index is usable when it is of the serving encoder and not ahead of the database (a
         restored older database); with `fresh` neither is used and the index is built from the
-        stored rows of the current encoder (unless `build` is false: `techmatch reindex` encodes
-        first and builds after). Nothing is encoded either way. The encoder and the
-        jieba dictionary load on a thread of their own meanwhile: the snapshot's rows arrive
-        from the database while the model is read.
+        stored rows of the serving encoder (unless `build` is false: `techmatch reindex` encodes
+        first, with the configured encoder, and builds after). Nothing is encoded either way.
+        The serving encoder is the configured one, or during a rollout a previous one
+        (`rollout.previous`). It and the jieba dictionary load on a thread of their own
+        meanwhile: the snapshot's rows arrive from the database while the model is read. An
+        encoding process registers the serving encoder (`rollout.register`), so that vectors
+        stored before the registry existed can serve a later rollout.
         """
+        configured = EncoderSetup.configured(settings)
+        previous = None
+        if build:
+            with session_scope(session_factory, read_only=True) as session:
+                previous = rollout.previous(session, configured)
+        setup = previous or configured
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder-load") as pool:
-            loading = pool.submit(_load_models, settings)
-            name = encoder_name(settings.encoder, settings.encoder_backend, settings.encoder_max_tokens)
+            loading = pool.submit(_load_models, setup)
+            name = setup.name
             directory = settings.index_dir
             recover_interrupted_save(directory)
             with session_scope(session_factory, read_only=True) as session:
@@ -183,12 +217,18 @@ class IndexKeeper:
         saved = cls._saved_engine(settings, encoder) if local is not None and found is None else None
         engine = saved or MatchEngine(encoder, index_kind=settings.index_kind, index_nprobe=settings.index_nprobe)
         keeper = cls(engine, session_factory, directory, settings.index_save_every, may_encode=settings.role != "serve",
-                     snapshot_every=settings.index_snapshot_every if shares else 0)
+                     snapshot_every=settings.index_snapshot_every if shares else 0, setup=setup,
+                     successor=configured if previous else None,
+                     index_options={"index_kind": settings.index_kind, "index_nprobe": settings.index_nprobe})
         keeper.snapshot_seq = shared or 0
         if found is not None and (found.dim, name) == (encoder.dim, encoder.name):
             keeper.load_snapshot(found)
         elif saved is None and build:
             keeper.load_stored()
+        if keeper.may_encode:
+            with session_scope(session_factory) as session:
+                keeper._register(session, setup, encoder)
+            keeper._registered.add(encoder.name)
         return keeper
 
     @staticmethod
@@ -265,7 +305,6 @@ class IndexKeeper:
         """
         started = time.perf_counter()
         encoder = self.engine.encoder
-        total = 0
         with self._lock, session_scope(self.session_factory, read_only=True) as session:
             position = last_seq(session)
             if not store.count(session, encoder=encoder.name):
@@ -273,10 +312,7 @@ class IndexKeeper:
                 self.applied_seq = 0
                 self.started_from = "change log"
                 return 0
-            for side in MODELS:
-                bulk = store.load_all(session, side=side, encoder=encoder.name, dim=encoder.dim)
-                self.engine.load_side(side, bulk.ids, bulk.vectors, bulk.tokens)
-                total += len(bulk.ids)
+            total = _load_sides(session, self.engine)
             self.applied_seq = position
             self.unsaved = max(self.unsaved, 1)  # the local files no longer match: the next worker pass saves
             self.keywords_pending = True
@@ -284,6 +320,52 @@ class IndexKeeper:
         log.info("index built from %d stored vectors (%s) in %.1fs, at change %d", total, encoder.name,
                  time.perf_counter() - started, position)
         return total
+
+    def switch(self) -> bool:
+        """During a rollout, count the published records the successor still lacks and, when none
+        is left, serve the successor; returns whether it switched.
+
+        The successor's engine is built from its stored rows as `load_stored` builds one, outside
+        the lock, so the previous engine keeps serving meanwhile (requests in flight keep the
+        engine they started with). Under the lock it is swapped in and the change log replayed
+        from stored vectors, from the position the previous engine had applied before the count:
+        a change since then is in the new engine before any request sees it, or, its successor
+        row not stored yet, in the backlog (an encoding process encodes it with the successor on
+        its next pass). Nothing is encoded here. The saved index files and the stored snapshot
+        are of the previous encoder until the next save and snapshot; a restart meanwhile
+        ignores them (another encoder's) and builds from the successor's rows.
+        """
+        successor = self.successor
+        if successor is None:
+            return False
+        position = self.applied_seq
+        with session_scope(self.session_factory, read_only=True) as session:
+            self.lacking = store.count_lacking(session, serving=self.engine.encoder.name, successor=successor.name)
+        if self.lacking:
+            return False
+        started = time.perf_counter()
+        engine = MatchEngine(load(successor), **self.index_options)
+        engine.tokenizer.add_terms(self.engine.tokenizer.terms)  # queries keep being cut as before
+        with session_scope(self.session_factory, read_only=True) as session:
+            total = _load_sides(session, engine)
+        with self._lock:
+            previous, self.engine = self.engine.encoder.name, engine
+            self.setup, self.successor, self.lacking = successor, None, None
+            self.applied_seq, self.snapshot_seq = position, 0
+            self.unsaved = max(self.unsaved, 1)
+            self.keywords_pending = True  # those the previous engine was still learning
+            while self._apply_batch(BATCH, False, encode=False)[0]:
+                pass
+        log.info("switched the index from %s to %s: %d stored vectors in %.1fs, at change %d", previous, engine.encoder.name,
+                 total, time.perf_counter() - started, self.applied_seq)
+        return True
+
+    def rollout_state(self) -> dict[str, Any] | None:
+        """GET /health's `rollout`: the encoder serving, its successor and what it still lacks (None without a rollout)."""
+        successor = self.successor
+        if successor is None:
+            return None
+        return {"serving": self.engine.encoder.name, "successor": successor.name, "lacking": self.lacking}
 
     def learn_keywords(self) -> None:
         """Teach the tokeniser every published record's keywords, after `load_stored` (see there)."""
@@ -365,9 +447,13 @@ class IndexKeeper:
             .order_by(IndexChange.seq)
             .limit(size)
         ).all()
+        return rows, self._plan_records(session, {(row.side, row.record_id) for row in rows})
+
+    def _plan_records(self, session: Session, records: Collection[tuple[str, int]]) -> list["_Plan"]:
+        """What indexing the current state of these (side, id) records asks, per side."""
         plans = []
         for side, model in MODELS.items():
-            ids = {row.record_id for row in rows if row.side == side}
+            ids = {record_id for record_side, record_id in records if record_side == side}
             if not ids:
                 continue
             live = session.scalars(select(model).where(model.id.in_(ids), model.status == INDEXED_STATUS)).all()
@@ -382,7 +468,7 @@ class IndexKeeper:
                 else:
                     plan.unencoded.append((record_id, digest, text))
             plans.append(plan)
-        return rows, plans
+        return plans
 
     def _index(self, plan: "_Plan", encode: bool, own: frozenset[tuple[str, int]], show_progress: bool) -> int:
         """Apply one side's plan; returns the last change-log position its encodings wrote (0 if none)."""
@@ -395,47 +481,68 @@ class IndexKeeper:
         self.engine.add_tokenized(side, [i for i, _ in fresh], _rows([f.vector for _, f in fresh], self.engine.encoder.dim),
                                   [f.tokens for _, f in fresh])
         wanted = [item for item in plan.unencoded if encode or (side, item[0]) in own]
-        if self.may_encode and len(wanted) < len(plan.unencoded):
+        if len(wanted) < len(plan.unencoded):
             self.backlog.update((side, item[0]) for item in plan.unencoded if item not in wanted)
         return self._encode_and_store(side, wanted, show_progress) if wanted else 0
 
-    def _encode_and_store(self, side: str, items: Sequence[tuple[int, str, str]], show_progress: bool = False) -> int:
+    def _encode_and_store(self, side: str, items: Sequence[tuple[int, str, str]], show_progress: bool = False,
+                          successor: EncoderSetup | None = None) -> int:
         """Encode and tokenise (id, text hash, text) records, store them with a change-log entry
         each (other processes index them from the store), and index them here; returns the last
         change-log position written.
 
         The index gets the vector as stored (float16 and back), so every process holds the same
         vectors and the log entry's replay here finds it in place.
+
+        With `successor` (a rollout's, see rollout.py), the records are encoded with it and only
+        stored: no process indexes them before it switches, so no log entry (the dispatch worker
+        would rank every record again) and nothing indexed here; returns 0.
         """
+        setup, encoder = (successor, load(successor)) if successor else (self.setup, self.engine.encoder)
         texts = [text for _, _, text in items]
-        vectors = self.engine.encoder.encode_documents(texts, show_progress=show_progress)
+        vectors = encoder.encode_documents(texts, show_progress=show_progress)
         tokens = [self.engine.tokenizer.tokenize(text) for text in texts]
         rows = [(record_id, digest, vector, toks) for (record_id, digest, _), vector, toks in zip(items, vectors, tokens, strict=True)]
         with session_scope(self.session_factory) as session:
-            store.write(session, side=side, encoder=self.engine.encoder.name, rows=rows)
-            for record_id, _, _ in items:
-                log_change(session, side=side, record_id=record_id)
+            store.write(session, side=side, encoder=encoder.name, rows=rows)
+            self._register(session, setup, encoder)
+            if successor is None:
+                for record_id, _, _ in items:
+                    log_change(session, side=side, record_id=record_id)
+        self._registered.add(encoder.name)
         self.encoded += len(items)
+        if successor:
+            return 0
         logged = last_logged(session) or 0
         as_stored = unit_rows(np.asarray(vectors, dtype=store.VECTOR_DTYPE))
         self.engine.add_tokenized(side, [record_id for record_id, _, _ in items], as_stored, tokens)
         return logged
 
-    def encode_records(self, side: str, ids: Collection[int], force: bool = False) -> int:
+    def _register(self, session: Session, setup: EncoderSetup | None, encoder: Encoder) -> None:
+        """Register how `encoder` loads (once per process and encoder), in the caller's transaction."""
+        if setup is not None and encoder.name not in self._registered:
+            rollout.register(session, setup, encoder)
+
+    def encode_records(self, side: str, ids: Collection[int], force: bool = False, successor: EncoderSetup | None = None) -> int:
         """Encode the published records among `ids` whose stored vector is missing or of another
-        text (all of them with `force`), store and index them; returns how many were encoded."""
+        text (all of them with `force`), store and index them; returns how many were encoded.
+
+        With `successor`, the vectors of the rollout's successor, only stored (`_encode_and_store`),
+        without the keeper's lock: indexing nothing, they need not hold up the requests that apply
+        their own changes meanwhile."""
         model = MODELS[side]
+        encoder = load(successor) if successor else self.engine.encoder
         with session_scope(self.session_factory, read_only=True) as session:
             live = session.scalars(select(model).where(model.id.in_(ids), model.status == INDEXED_STATUS)).all()
             keywords = [k for record in live for k in record.keywords]
             texts = {record.id: document_text(*record.searchable_text()) for record in live}
-            stored = store.hashes(session, side=side, encoder=self.engine.encoder.name, ids=texts)
+            stored = store.hashes(session, side=side, encoder=encoder.name, ids=texts)
         items = [(i, store.text_hash(text), text) for i, text in texts.items()]
         items = [item for item in items if force or stored.get(item[0]) != item[1]]
         if items:
-            with self._lock:
+            with nullcontext() if successor else self._lock:
                 self.engine.add_terms(keywords)
-                self._encode_and_store(side, items)
+                self._encode_and_store(side, items, successor=successor)
         return len(items)
 
     def encode_missing(self, limit: int = BATCH) -> int:
@@ -450,6 +557,23 @@ class IndexKeeper:
                 break
         return done
 
+    def encode_successor(self, limit: int = BATCH) -> int:
+        """During a rollout, store the successor's vectors of up to `limit` published records whose
+        row of it is missing or of another text than the serving encoder's row (`store.lacking`);
+        returns how many were encoded. The successor loads on the first call."""
+        successor = self.successor
+        if successor is None or not self.may_encode:
+            return 0
+        done = 0
+        for side in MODELS:
+            with session_scope(self.session_factory, read_only=True) as session:
+                ids = store.lacking(session, side=side, serving=self.engine.encoder.name, successor=successor.name,
+                                    limit=limit - done)
+            done += self.encode_records(side, ids, successor=successor) if ids else 0
+            if done >= limit:
+                break
+        return done
+
     def encode_backlog(self) -> int:
         """Encode the records passes of this keeper could not encode (see `backlog`)."""
         taken, self.backlog = self.backlog, set()
@@ -459,6 +583,19 @@ class IndexKeeper:
             if ids:
                 encoded += self.encode_records(side, ids)
         return encoded
+
+    def index_backlog(self) -> int:
+        """In a keeper that may not encode, index the backlog's records whose vector has been stored
+        since; returns how many left the backlog. Vectors are stored with a change-log entry,
+        except a rollout's successor rows: a process that switched before the encoding process
+        did finds the rows of records changed meanwhile so."""
+        if not self.backlog:
+            return 0
+        with self._lock, session_scope(self.session_factory, read_only=True) as session:
+            taken, self.backlog = self.backlog, set()
+            for plan in self._plan_records(session, taken):
+                self._index(plan, encode=False, own=frozenset(), show_progress=False)
+            return len(taken) - len(self.backlog)
 
     def reindex(self, force: bool = False, show_progress: bool = True) -> tuple[int, int]:
         """Encode every published record whose stored vector is missing or of another text (all
@@ -525,6 +662,17 @@ class _Plan:
         self.unencoded: list[tuple[int, str, str]] = []  # (id, text hash, text)
 
 
+def _load_sides(session: Session, engine: MatchEngine) -> int:
+    """Replace both sides of `engine` with the stored vectors and tokens of its encoder; returns the count."""
+    encoder = engine.encoder
+    total = 0
+    for side in MODELS:
+        bulk = store.load_all(session, side=side, encoder=encoder.name, dim=encoder.dim)
+        engine.load_side(side, bulk.ids, bulk.vectors, bulk.tokens)
+        total += len(bulk.ids)
+    return total
+
+
 def _same(indexed: np.ndarray | None, stored: np.ndarray) -> bool:
     return indexed is not None and np.array_equal(indexed, stored)
 
@@ -543,7 +691,10 @@ class IndexWorker(PeriodicWorker):
 
     In a keeper that may encode (role all/worker) it also encodes, batch by batch, the
     published records without a stored vector (once per start, until none is left: a database
-    from before stored vectors fills itself) and the keeper's `backlog`. The keywords a fresh
+    from before stored vectors fills itself), the keeper's `backlog` and, during a rollout, the
+    successor's vectors; a keeper that may not encode looks for its backlog's vectors again.
+    During a rollout every keeper checks, at most every `rollout_check_seconds`, whether the
+    successor can take over (`IndexKeeper.switch`). The keywords a fresh
     start left to `learn_keywords`, then the IVF cells it deferred (or the index outgrew), are
     built on a thread of its own, so the log is followed meanwhile; a pass starts that thread
     only when one of the two is due and it is not running already.
@@ -551,20 +702,24 @@ class IndexWorker(PeriodicWorker):
 
     name = "index-keeper"
 
-    def __init__(self, keeper: IndexKeeper, interval: float):
+    def __init__(self, keeper: IndexKeeper, interval: float, rollout_check_seconds: float = ROLLOUT_CHECK_SECONDS):
         super().__init__(interval, log)
         self.keeper = keeper
         self._filled = not keeper.may_encode
         self._optimizer: threading.Thread | None = None
+        self.rollout_check_seconds = rollout_check_seconds
+        self._next_check = 0.0  # time.monotonic() of the next rollout check
 
     def run_once(self) -> int:
         started = time.perf_counter()
         self._optimize()
         applied = 0
         while True:
+            self._check_rollout()
             done = self.keeper.catch_up(limit=BATCH)
-            if not done and self.keeper.may_encode:
-                done = self.keeper.encode_backlog() + self._fill()
+            if not done:
+                done = (self.keeper.encode_backlog() + self._fill() + self.keeper.encode_successor() if self.keeper.may_encode
+                        else self.keeper.index_backlog())
             applied += done
             finished = not done or self.stopping
             if self.keeper.unsaved >= self.keeper.save_every or (finished and self.keeper.unsaved):
@@ -576,6 +731,11 @@ class IndexWorker(PeriodicWorker):
         if applied:
             log.info("applied %d changes in %.1fs", applied, time.perf_counter() - started)
         return applied
+
+    def _check_rollout(self) -> None:
+        if self.keeper.successor is not None and time.monotonic() >= self._next_check:
+            self._next_check = time.monotonic() + self.rollout_check_seconds
+            self.keeper.switch()
 
     def _fill(self) -> int:
         if self._filled:

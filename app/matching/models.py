@@ -31,6 +31,27 @@ class RecordVector(Base):
     encoded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class StoredEncoder(Base):
+    """How to load again an encoder whose vectors are stored (已存向量的编码器), one row per name.
+
+    The directory is the model directory's name, not its path: every machine keeps its models in
+    its own folder (the parent of TECHMATCH_ENCODER). Written by the processes that store vectors
+    under the name, so a process configured with another encoder can keep serving from these
+    vectors while its own are made (see rollout.py).
+    """
+
+    __tablename__ = "stored_encoders"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    directory: Mapped[str] = mapped_column(String(200))
+    backend: Mapped[str] = mapped_column(String(20))
+    max_tokens: Mapped[int]
+    query_prefix: Mapped[str] = mapped_column(Text)
+    document_prefix: Mapped[str] = mapped_column(Text)
+    dim: Mapped[int]
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class IndexSnapshot(Base):
     """The latest snapshot (索引快照) of one encoder's whole matching index, at one change-log position.
 

@@ -9,19 +9,17 @@ names the encoder, so an index never mixes two.
 """
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import Select, func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
-from app.database import utcnow
+from app.database import upsert, utcnow
 from app.matching.models import RecordVector
 from app.matching.vector_index import unit_rows
-from app.sides import listing_model
+from app.sides import SIDES, listing_model
 
 # How vectors are stored: float16, little-endian. A 512-d unit vector takes 1 KB instead of 2 KB,
 # which halves the table and the bulk read of a fresh start; vectors are re-normalised in
@@ -79,10 +77,7 @@ def write(session: Session, *, side: str, encoder: str, rows: Sequence[tuple[int
          "vector": encode_vector(vector), "tokens": " ".join(tokens), "encoded_at": now}
         for record_id, digest, vector, tokens in rows
     ]
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(RecordVector).values(values)
-    replaced = {column: statement.excluded[column] for column in ("dim", "text_hash", "vector", "tokens", "encoded_at")}
-    session.execute(statement.on_conflict_do_update(index_elements=["side", "record_id", "encoder"], set_=replaced))
+    upsert(session, RecordVector, values, ["side", "record_id", "encoder"])
 
 
 def read(session: Session, *, side: str, encoder: str, ids: Iterable[int]) -> dict[int, StoredVector]:
@@ -169,3 +164,45 @@ def missing(session: Session, *, side: str, encoder: str, limit: int | None = No
 def count(session: Session, *, encoder: str) -> int:
     """How many vectors of `encoder` are stored, both sides (for reports)."""
     return session.scalar(select(func.count()).select_from(RecordVector).where(RecordVector.encoder == encoder)) or 0
+
+
+def coverage(session: Session, *, encoders: Collection[str]) -> dict[str, int]:
+    """How many published records (both sides) have a stored vector of each of `encoders`."""
+    counts = dict.fromkeys(encoders, 0)
+    for side in SIDES:
+        model = listing_model(side)
+        rows = session.execute(
+            select(RecordVector.encoder, func.count())
+            .join(model, model.id == RecordVector.record_id)
+            .where(RecordVector.side == side, RecordVector.encoder.in_(counts), model.status == PUBLISHED)
+            .group_by(RecordVector.encoder)
+        )
+        for encoder, found in rows:
+            counts[encoder] += found
+    return counts
+
+
+def _lacking(side: str, serving: str, successor: str) -> Select[int]:
+    """Published records of `side` whose row of `successor` is missing or of another text than
+    their row of `serving`: the serving encoder's rows are kept current as records change, so
+    they say what the successor's must be, in SQL (the text hash itself is computed in Python)."""
+    model = listing_model(side)
+    old, new = aliased(RecordVector), aliased(RecordVector)
+    return (
+        select(model.id)
+        .outerjoin(old, and_(old.side == side, old.record_id == model.id, old.encoder == serving))
+        .outerjoin(new, and_(new.side == side, new.record_id == model.id, new.encoder == successor))
+        .where(model.status == PUBLISHED, or_(new.record_id.is_(None), new.text_hash != old.text_hash))
+    )
+
+
+def lacking(session: Session, *, side: str, serving: str, successor: str, limit: int) -> list[int]:
+    """Up to `limit` records of `side` that `_lacking` names, oldest first."""
+    return list(session.scalars(_lacking(side, serving, successor).order_by(listing_model(side).id).limit(limit)))
+
+
+def count_lacking(session: Session, *, serving: str, successor: str) -> int:
+    """How many published records (both sides) `_lacking` names: 0 when the successor can take over."""
+    return sum(
+        session.scalar(select(func.count()).select_from(_lacking(side, serving, successor).subquery())) or 0 for side in SIDES
+    )

@@ -1,0 +1,38 @@
+"""Stored encoders: how to load again each encoder whose vectors are stored
+
+One row per encoder name of `record_vectors`: the model directory's name (not its path: each
+machine keeps its models in its own folder), the backend, the token limit, the two prefixes and
+the dimension. A process whose configured encoder lacks most stored vectors serves from the
+encoder named here while the new one's vectors are made (app/matching/rollout.py). Starts
+empty: encoding processes register their encoder when they start and when they store vectors.
+
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-11-26
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0016"
+down_revision = "0015"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "stored_encoders",
+        sa.Column("name", sa.String(200), primary_key=True),
+        sa.Column("directory", sa.String(200), nullable=False),
+        sa.Column("backend", sa.String(20), nullable=False),
+        sa.Column("max_tokens", sa.Integer, nullable=False),
+        sa.Column("query_prefix", sa.Text, nullable=False),
+        sa.Column("document_prefix", sa.Text, nullable=False),
+        sa.Column("dim", sa.Integer, nullable=False),
+        sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("stored_encoders")
