@@ -35,6 +35,13 @@ def int8_build(database):
         pytest.fail(f"no int8 build in {database[1].encoder / ONNX_FOLDER}: run `make setup` (models/build_onnx.py)")
 
 
+@pytest.fixture
+def torch_first(database):
+    """The database and settings of the deployment before the switch: the torch backend."""
+    factory, settings = database
+    return factory, settings.model_copy(update={"encoder_backend": "torch"})
+
+
 def titles(factory, ids: list[int]) -> dict[int, str]:
     with session_scope(factory, read_only=True) as session:
         return dict(session.execute(select(Achievement.id, Achievement.title).where(Achievement.id.in_(ids))).all())
@@ -46,8 +53,8 @@ def assert_all_found(keeper: IndexKeeper, factory, ids: list[int]) -> None:
         assert keeper.engine.search_text("achievements", title, k=1)[0].id == record_id, title
 
 
-def test_a_backend_switch_serves_the_old_vectors_until_the_new_ones_are_all_stored(database):
-    factory, settings = database
+def test_a_backend_switch_serves_the_old_vectors_until_the_new_ones_are_all_stored(torch_first):
+    factory, settings = torch_first
     ids = publish(factory)
     torch = IndexKeeper.open(settings, factory)
     torch.catch_up()
@@ -110,8 +117,8 @@ def test_a_backend_switch_serves_the_old_vectors_until_the_new_ones_are_all_stor
     assert (registered[INT8].directory, registered[INT8].backend, registered[INT8].dim) == ("m3e-small", "onnx-int8", 512)
 
 
-def test_a_replica_switches_by_itself_and_finds_what_changed_after_it_did(database):
-    factory, settings = database
+def test_a_replica_switches_by_itself_and_finds_what_changed_after_it_did(torch_first):
+    factory, settings = torch_first
     ids = publish(factory)
     IndexKeeper.open(settings, factory).catch_up()
     int8_settings = settings.model_copy(update={"encoder_backend": "onnx-int8"})
@@ -144,8 +151,8 @@ def test_a_replica_switches_by_itself_and_finds_what_changed_after_it_did(databa
         assert np.array_equal(writer.engine.vector("achievements", record_id), replica.engine.vector("achievements", record_id))
 
 
-def test_without_the_previous_model_directory_the_configured_encoder_serves_as_before(database, tmp_path):
-    factory, settings = database
+def test_without_the_previous_model_directory_the_configured_encoder_serves_as_before(torch_first, tmp_path):
+    factory, settings = torch_first
     models = tmp_path / "models"
     models.mkdir()
     (models / "m3e-old").symlink_to(settings.encoder, target_is_directory=True)
@@ -169,8 +176,8 @@ def test_without_the_previous_model_directory_the_configured_encoder_serves_as_b
     assert_all_found(keeper, factory, ids)
 
 
-def test_health_shows_the_rollout(database):
-    factory, settings = database
+def test_health_shows_the_rollout(torch_first):
+    factory, settings = torch_first
     publish(factory)
     IndexKeeper.open(settings, factory).catch_up()
     replica = settings.model_copy(update={"encoder_backend": "onnx-int8", "role": "serve", "data_dir": settings.data_dir / "app"})
