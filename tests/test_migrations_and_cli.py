@@ -69,6 +69,33 @@ def test_upgrade_keeps_existing_brokers_province_wide(kind, tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_upgrade_registers_the_encoders_of_the_stored_vectors(kind, tmp_path):
+    """0016 registers the encoders of the vectors stored before it, so the int8 default that came
+    with it serves the stored torch vectors while its own are made (test_encoder_rollout.py)."""
+    with new_database(kind, tmp_path) as url:
+        migrations.upgrade(url, "0015")
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.begin() as connection:
+            for record_id, encoder in ((1, "m3e-small"), (2, "m3e-small"), (1, "m3e-small/onnx-int8"), (1, "elsewhere/v2")):
+                connection.execute(
+                    text(
+                        "INSERT INTO record_vectors (side, record_id, encoder, dim, text_hash, vector, tokens, encoded_at)"
+                        " VALUES ('demands', :id, :encoder, 512, 'h', :vector, '', :at)"
+                    ),
+                    {"id": record_id, "encoder": encoder, "vector": b"\0" * 1024, "at": "2026-01-01 00:00:00+00:00"},
+                )
+        migrations.upgrade(url)
+        with engine.connect() as connection:
+            registered = connection.execute(
+                text("SELECT name, directory, backend, max_tokens, query_prefix, dim FROM stored_encoders ORDER BY name")
+            ).all()
+        engine.dispose()
+        assert [tuple(row) for row in registered] == [
+            ("m3e-small", "m3e-small", "torch", 256, "", 512), ("m3e-small/onnx-int8", "m3e-small", "onnx-int8", 256, "", 512),
+        ]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_upgrade_cleans_stored_control_characters_in_the_open(kind, tmp_path):
     """0008: a stored control character is removed with a new version, a history entry and an index change."""
     with new_database(kind, tmp_path) as url:

@@ -3,8 +3,13 @@
 One row per encoder name of `record_vectors`: the model directory's name (not its path: each
 machine keeps its models in its own folder), the backend, the token limit, the two prefixes and
 the dimension. A process whose configured encoder lacks most stored vectors serves from the
-encoder named here while the new one's vectors are made (app/matching/rollout.py). Starts
-empty: encoding processes register their encoder when they start and when they store vectors.
+encoder named here while the new one's vectors are made (app/matching/rollout.py). Encoding
+processes register their encoder when they start and when they store vectors; the encoders of
+the vectors already stored are registered here, so a deployment that upgrades and changes its
+encoder in one restart (the default backend became onnx-int8 with this revision) keeps serving
+its stored vectors meanwhile. Before this revision a name was the model directory's name, plus
+"/onnx-int8" for the int8 copy, always at 256 tokens and, as configured by default, without
+prefixes.
 
 Revision ID: 0016
 Revises: 0015
@@ -32,6 +37,18 @@ def upgrade() -> None:
         sa.Column("dim", sa.Integer, nullable=False),
         sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
     )
+    connection = op.get_bind()
+    for name, dim in connection.execute(sa.text("SELECT encoder, MIN(dim) FROM record_vectors GROUP BY encoder")).all():
+        directory, _, variant = name.partition("/")
+        if variant not in ("", "onnx-int8"):
+            continue  # not a name this service gave: nothing is known about how to load it
+        connection.execute(
+            sa.text(
+                "INSERT INTO stored_encoders (name, directory, backend, max_tokens, query_prefix, document_prefix, dim, registered_at)"
+                " VALUES (:name, :directory, :backend, 256, '', '', :dim, CURRENT_TIMESTAMP)"
+            ),
+            {"name": name, "directory": directory, "backend": variant or "torch", "dim": dim},
+        )
 
 
 def downgrade() -> None:
