@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.matching.encoder import DEFAULT_MAX_SEQ_LENGTH
+from app.matching.encoder import DEFAULT_BACKEND, DEFAULT_MAX_SEQ_LENGTH, Backend
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     # abstracts/s on 2 cores, a title query in 2.8 ms against 15 ms: scripts/bench_encoder.py)
     # and ranks as fp32 does within 0.005 (scripts/evaluate.py --task all --halves --backend …:
     # demands MRR@10 0.780 against 0.783, R@1 0.708 both; titles P@10 0.298 both).
-    encoder_backend: Literal["onnx-int8", "torch"] = "onnx-int8"
+    encoder_backend: Backend = DEFAULT_BACKEND
     # Tokens of a record's text (title, keywords, then body) the encoder reads; longer texts are cut.
     # Another limit gives other vectors, hence another encoder name ("m3e-small@128"), and switching
     # encodes the stored vectors again in the background, as switching backends does.

@@ -13,8 +13,10 @@ class EncoderInfo(BaseModel):
 class RolloutState(BaseModel):
     serving: str = Field(description="the previous encoder, serving meanwhile (the same as `encoder.name`)")
     successor: str = Field(description="the configured encoder, whose vectors the encoding processes are storing")
-    lacking: int | None = Field(description="published records without an up-to-date vector of the successor, as last "
-                                            "counted (null before the first count); the index switches at 0")
+    lacking: int | None = Field(description="published records without an up-to-date vector of the successor, as this "
+                                            "process last counted them (an encoding process counts once it has stored "
+                                            "all it found; null before, and always in serve replicas, which switch when "
+                                            "an encoding process has)")
 
 
 class IndexState(BaseModel):

@@ -208,7 +208,8 @@ def main() -> None:
     owners = {"demands": enterprises, "achievements": universities}
 
     # The library: rows and stored synthetic vectors in bulk, nothing encoded but the seed sample.
-    encoder = cached_encoder(settings.encoder, settings.encoder_query_prefix, settings.encoder_document_prefix, 2)
+    encoder = cached_encoder(settings.encoder, settings.encoder_query_prefix, settings.encoder_document_prefix, 2,
+                             settings.encoder_backend, settings.encoder_max_tokens)
     texts = [document_text(p["title"], p["keywords"], p["abstract"]) for p in papers]
     samples = encoder.encode_documents(texts[: args.sample]).astype(np.float64)
     tokenizer = Tokenizer()

@@ -70,7 +70,8 @@ def test_upgrade_keeps_existing_brokers_province_wide(kind, tmp_path):
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_upgrade_registers_the_encoders_of_the_stored_vectors(kind, tmp_path):
-    """0016 registers the encoders of the vectors stored before it, so the int8 default that came
+    """0016 registers the encoders of the vectors stored before it (prefixes unknown: NULL, the
+    configured ones) and marks the one with the most vectors served, so the int8 default that came
     with it serves the stored torch vectors while its own are made (test_encoder_rollout.py)."""
     with new_database(kind, tmp_path) as url:
         migrations.upgrade(url, "0015")
@@ -87,11 +88,13 @@ def test_upgrade_registers_the_encoders_of_the_stored_vectors(kind, tmp_path):
         migrations.upgrade(url)
         with engine.connect() as connection:
             registered = connection.execute(
-                text("SELECT name, directory, backend, max_tokens, query_prefix, dim FROM stored_encoders ORDER BY name")
+                text("SELECT name, directory, backend, max_tokens, query_prefix, dim, served_since IS NOT NULL FROM stored_encoders"
+                     " ORDER BY name")
             ).all()
         engine.dispose()
         assert [tuple(row) for row in registered] == [
-            ("m3e-small", "m3e-small", "torch", 256, "", 512), ("m3e-small/onnx-int8", "m3e-small", "onnx-int8", 256, "", 512),
+            ("m3e-small", "m3e-small", "torch", 256, None, 512, True),  # the most vectors: the one served
+            ("m3e-small/onnx-int8", "m3e-small", "onnx-int8", 256, None, 512, False),
         ]
 
 

@@ -51,6 +51,8 @@ ONNX_BUILD_FILE = "build.json"
 """Written by the build next to the model: its sha256 and the quality gate's result."""
 
 Backend = Literal["onnx-int8", "torch"]
+DEFAULT_BACKEND: Backend = "onnx-int8"
+"""int8 unless set otherwise (TECHMATCH_ENCODER_BACKEND): see app/config.py for the measurements."""
 
 log = logging.getLogger("techmatch.encoder")
 
@@ -72,9 +74,6 @@ class Encoder(Protocol):
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Encode search texts; returns (n, dim) float32 unit rows."""
-
-    def encode_uncached(self, texts: Sequence[str]) -> np.ndarray:
-        """Encode record texts without the encoder's memory of recent texts (benchmarks)."""
 
 
 class _RememberingEncoder:
@@ -202,7 +201,7 @@ class OnnxEncoder(_RememberingEncoder):
         config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
         self.dim = int(config["hidden_size"])
         self.max_seq_length = min(max_seq_length, int(config["max_position_embeddings"]))
-        self.name = _with_limit(f"{directory.name}/{ONNX_FOLDER}", self.max_seq_length)
+        self.name = _with_limit(f"{directory.name}/{ONNX_FOLDER}", max_seq_length)  # as encoder_name gives it
         self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(self.max_seq_length)
@@ -239,7 +238,7 @@ class OnnxEncoder(_RememberingEncoder):
         return vectors
 
 
-def encoder_name(path: str | os.PathLike[str], backend: Backend = "torch",
+def encoder_name(path: str | os.PathLike[str], backend: Backend = DEFAULT_BACKEND,
                  max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH) -> str:
     """The name `load_encoder` gives the encoder at `path`, found without loading it (a starting
     process reads the index of that name while the model loads).
@@ -257,6 +256,11 @@ def encoder_name(path: str | os.PathLike[str], backend: Backend = "torch",
     return _with_limit(name, max_seq_length)
 
 
+def is_model_directory(directory: Path) -> bool:
+    """Whether `directory` holds a model `load_encoder` can load (a sentence-transformers or BERT folder)."""
+    return (directory / "modules.json").is_file() or (directory / "config.json").is_file()
+
+
 def _with_limit(name: str, max_seq_length: int) -> str:
     return name if max_seq_length == DEFAULT_MAX_SEQ_LENGTH else f"{name}@{max_seq_length}"
 
@@ -267,7 +271,7 @@ def load_encoder(
     document_prefix: str = "",
     max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
     threads: int | None = 1,
-    backend: Backend = "torch",
+    backend: Backend = DEFAULT_BACKEND,
     batch_size: int | None = None,
 ) -> Encoder:
     """Load a local encoder strictly offline (no hub access, CPU).
@@ -289,7 +293,7 @@ def load_encoder(
     built by one model is never queried with vectors from another.
     """
     directory = Path(path)
-    if not (directory / "modules.json").is_file() and not (directory / "config.json").is_file():
+    if not is_model_directory(directory):
         raise EncoderNotFoundError(
             f"no sentence encoder at {directory}: run `python models/fetch_encoder.py` "
             "(done automatically by `make run`) or point TECHMATCH_ENCODER at a "
@@ -318,5 +322,5 @@ def load_encoder(
     model = SentenceTransformer(str(directory), device="cpu", local_files_only=True)
     model.max_seq_length = min(max_seq_length, model.max_seq_length or max_seq_length)
     model.eval()
-    name = _with_limit(directory.name, model.max_seq_length)
+    name = _with_limit(directory.name, max_seq_length)  # the limit asked for, as encoder_name gives it
     return SentenceTransformerEncoder(model, name, query_prefix, document_prefix, batch_size or SentenceTransformerEncoder.BATCH_SIZE)

@@ -10,7 +10,7 @@ files, and catches up by re-reading the *current* state of every record named af
 - published without one: encoded, stored, and logged again (so every other process learns
   the vector exists) if this keeper may encode: role `all` or `worker`, or the writing request
   for its own records. Otherwise it is left as it is (its old version, or not yet indexed)
-  until the encoding process's log entry arrives, or the worker finds its vector (`index_backlog`).
+  until the encoding process's log entry arrives.
 Replaying an entry twice is harmless, which makes crash recovery and many processes simple.
 
 Who calls `catch_up`: the request that wrote a change, right after its commit (encoding only
@@ -23,9 +23,9 @@ A process whose data directory holds no index of its encoder (or an older one) l
 snapshot an encoding process stored in the database (`load_snapshot`, snapshot.py), or without
 one builds the index from the stored rows (`load_stored`); either way nothing is encoded.
 
-A process whose configured encoder has fewer stored vectors than a previous encoder it can load
-serves the previous one until the configured one's vectors are all stored, then switches (see
-rollout.py, `encode_successor` and `switch`).
+A process configured with another encoder than the one the deployment serves serves that one
+until the configured one's vectors are all stored, then switches (see rollout.py,
+`encode_successor` and `switch`).
 """
 
 import logging
@@ -50,7 +50,7 @@ from app.config import Settings
 from app.database import session_scope
 from app.listings.models import ListingColumns
 from app.matching import rollout, snapshot, store
-from app.matching.encoder import DEFAULT_MAX_SEQ_LENGTH, Backend, Encoder, load_encoder
+from app.matching.encoder import DEFAULT_BACKEND, DEFAULT_MAX_SEQ_LENGTH, Backend, Encoder, load_encoder
 from app.matching.engine import MatchEngine
 from app.matching.lexical import jieba_dictionary
 from app.matching.rollout import EncoderSetup
@@ -76,9 +76,6 @@ REINDEX_BATCH = 256
 # further behind is starting up, or is the one encoding a bulk import: its matches would miss
 # records that other processes already match.
 READY_BEHIND = 1000
-# How often, at most, the index worker counts what a rollout's successor still lacks (`switch`):
-# the count reads every published record's two rows, about a second at a million records.
-ROLLOUT_CHECK_SECONDS = 30.0
 
 
 def _load_models(setup: EncoderSetup) -> Encoder:
@@ -95,7 +92,7 @@ def load(setup: EncoderSetup) -> Encoder:
 
 
 @lru_cache(maxsize=4)
-def cached_encoder(path: Path, query_prefix: str, document_prefix: str, threads: int, backend: Backend = "torch",
+def cached_encoder(path: Path, query_prefix: str, document_prefix: str, threads: int, backend: Backend = DEFAULT_BACKEND,
                    max_tokens: int = DEFAULT_MAX_SEQ_LENGTH) -> Encoder:
     """Load each encoder once per process (tests and the CLI open several keepers)."""
     return load_encoder(path, query_prefix=query_prefix, document_prefix=document_prefix, max_seq_length=max_tokens,
@@ -161,10 +158,8 @@ class IndexKeeper:
         self.applied_seq = engine.applied_seq
         self.unsaved = 0  # changes applied since the last save
         self.encoded = 0  # documents this keeper encoded since it was opened (GET /health's encoded_here)
-        # Published records a pass found without an up-to-date stored vector and did not encode (a
-        # match request's refresh; any record, in a keeper that may not encode): the index worker
-        # encodes them (`encode_backlog`) or, where it may not encode, looks for their vectors
-        # again (`index_backlog`).
+        # Published records a pass of an encoding process could not encode (a match request's
+        # refresh): the index worker encodes them (`encode_backlog`).
         self.backlog: set[tuple[str, int]] = set()
         self.keywords_pending = False  # see load_stored
         # Where the index came from at start: "data directory", "snapshot", "stored vectors" or "change log".
@@ -185,8 +180,8 @@ class IndexKeeper:
         The serving encoder is the configured one, or during a rollout a previous one
         (`rollout.previous`). It and the jieba dictionary load on a thread of their own
         meanwhile: the snapshot's rows arrive from the database while the model is read. An
-        encoding process registers the serving encoder (`rollout.register`), so that vectors
-        stored before the registry existed can serve a later rollout.
+        encoding process registers the serving encoder (`rollout.register`), as the served one
+        when the deployment serves none yet.
         """
         configured = EncoderSetup.configured(settings)
         previous = None
@@ -227,7 +222,7 @@ class IndexKeeper:
             keeper.load_stored()
         if keeper.may_encode:
             with session_scope(session_factory) as session:
-                keeper._register(session, setup, encoder)
+                rollout.register(session, setup, encoder, first=True)
             keeper._registered.add(encoder.name)
         return keeper
 
@@ -322,27 +317,38 @@ class IndexKeeper:
         return total
 
     def switch(self) -> bool:
-        """During a rollout, count the published records the successor still lacks and, when none
-        is left, serve the successor; returns whether it switched.
+        """During a rollout, serve the successor once its vectors are complete; returns whether it switched.
+
+        Complete means marked served by an encoding process (`rollout.took_over`), or, in an
+        encoding process, no published record lacking an up-to-date successor row, which it then
+        marks. Serve replicas only follow the mark: until the encoding processes switch, the
+        successor rows they store carry no change-log entry, so a replica switching earlier
+        would never learn of the rows of records changed after it did.
 
         The successor's engine is built from its stored rows as `load_stored` builds one, outside
         the lock, so the previous engine keeps serving meanwhile (requests in flight keep the
         engine they started with). Under the lock it is swapped in and the change log replayed
-        from stored vectors, from the position the previous engine had applied before the count:
+        from stored vectors, from the position the previous engine had applied before the check:
         a change since then is in the new engine before any request sees it, or, its successor
-        row not stored yet, in the backlog (an encoding process encodes it with the successor on
-        its next pass). Nothing is encoded here. The saved index files and the stored snapshot
-        are of the previous encoder until the next save and snapshot; a restart meanwhile
-        ignores them (another encoder's) and builds from the successor's rows.
+        row not stored yet, in the backlog of an encoding process (encoded with the successor on
+        its next pass, with a log entry that brings it to the replicas). Nothing is encoded here.
+        The saved index files and the stored snapshot are of the previous encoder until the next
+        save and snapshot; a restart meanwhile ignores them (another encoder's) and builds from
+        the successor's rows. For a moment both engines are in memory.
         """
         successor = self.successor
         if successor is None:
             return False
         position = self.applied_seq
-        with session_scope(self.session_factory, read_only=True) as session:
-            self.lacking = store.count_lacking(session, serving=self.engine.encoder.name, successor=successor.name)
-        if self.lacking:
-            return False
+        serving = self.engine.encoder.name
+        with session_scope(self.session_factory) as session:
+            if not rollout.took_over(session, successor=successor.name, serving=serving):
+                if not self.may_encode:
+                    return False
+                self.lacking = store.count_lacking(session, serving=serving, successor=successor.name)
+                if self.lacking:
+                    return False
+                rollout.mark_served(session, successor.name)
         started = time.perf_counter()
         engine = MatchEngine(load(successor), **self.index_options)
         engine.tokenizer.add_terms(self.engine.tokenizer.terms)  # queries keep being cut as before
@@ -481,7 +487,7 @@ class IndexKeeper:
         self.engine.add_tokenized(side, [i for i, _ in fresh], _rows([f.vector for _, f in fresh], self.engine.encoder.dim),
                                   [f.tokens for _, f in fresh])
         wanted = [item for item in plan.unencoded if encode or (side, item[0]) in own]
-        if len(wanted) < len(plan.unencoded):
+        if self.may_encode and len(wanted) < len(plan.unencoded):
             self.backlog.update((side, item[0]) for item in plan.unencoded if item not in wanted)
         return self._encode_and_store(side, wanted, show_progress) if wanted else 0
 
@@ -584,19 +590,6 @@ class IndexKeeper:
                 encoded += self.encode_records(side, ids)
         return encoded
 
-    def index_backlog(self) -> int:
-        """In a keeper that may not encode, index the backlog's records whose vector has been stored
-        since; returns how many left the backlog. Vectors are stored with a change-log entry,
-        except a rollout's successor rows: a process that switched before the encoding process
-        did finds the rows of records changed meanwhile so."""
-        if not self.backlog:
-            return 0
-        with self._lock, session_scope(self.session_factory, read_only=True) as session:
-            taken, self.backlog = self.backlog, set()
-            for plan in self._plan_records(session, taken):
-                self._index(plan, encode=False, own=frozenset(), show_progress=False)
-            return len(taken) - len(self.backlog)
-
     def reindex(self, force: bool = False, show_progress: bool = True) -> tuple[int, int]:
         """Encode every published record whose stored vector is missing or of another text (all
         with `force`), in batches; returns (published, encoded). `techmatch reindex`."""
@@ -692,9 +685,10 @@ class IndexWorker(PeriodicWorker):
     In a keeper that may encode (role all/worker) it also encodes, batch by batch, the
     published records without a stored vector (once per start, until none is left: a database
     from before stored vectors fills itself), the keeper's `backlog` and, during a rollout, the
-    successor's vectors; a keeper that may not encode looks for its backlog's vectors again.
-    During a rollout every keeper checks, at most every `rollout_check_seconds`, whether the
-    successor can take over (`IndexKeeper.switch`). The keywords a fresh
+    successor's vectors. During a rollout every keeper, once a pass has nothing else left to
+    do, checks whether the successor takes over (`IndexKeeper.switch`: a read of the small
+    registry table, and in an encoding process whose successor rows were all stored, one
+    count). The keywords a fresh
     start left to `learn_keywords`, then the IVF cells it deferred (or the index outgrew), are
     built on a thread of its own, so the log is followed meanwhile; a pass starts that thread
     only when one of the two is due and it is not running already.
@@ -702,24 +696,22 @@ class IndexWorker(PeriodicWorker):
 
     name = "index-keeper"
 
-    def __init__(self, keeper: IndexKeeper, interval: float, rollout_check_seconds: float = ROLLOUT_CHECK_SECONDS):
+    def __init__(self, keeper: IndexKeeper, interval: float):
         super().__init__(interval, log)
         self.keeper = keeper
         self._filled = not keeper.may_encode
         self._optimizer: threading.Thread | None = None
-        self.rollout_check_seconds = rollout_check_seconds
-        self._next_check = 0.0  # time.monotonic() of the next rollout check
 
     def run_once(self) -> int:
         started = time.perf_counter()
         self._optimize()
         applied = 0
         while True:
-            self._check_rollout()
             done = self.keeper.catch_up(limit=BATCH)
-            if not done:
-                done = (self.keeper.encode_backlog() + self._fill() + self.keeper.encode_successor() if self.keeper.may_encode
-                        else self.keeper.index_backlog())
+            if not done and self.keeper.may_encode:
+                done = self.keeper.encode_backlog() + self._fill() + self.keeper.encode_successor()
+            if not done and self.keeper.successor is not None:
+                self.keeper.switch()
             applied += done
             finished = not done or self.stopping
             if self.keeper.unsaved >= self.keeper.save_every or (finished and self.keeper.unsaved):
@@ -731,11 +723,6 @@ class IndexWorker(PeriodicWorker):
         if applied:
             log.info("applied %d changes in %.1fs", applied, time.perf_counter() - started)
         return applied
-
-    def _check_rollout(self) -> None:
-        if self.keeper.successor is not None and time.monotonic() >= self._next_check:
-            self._next_check = time.monotonic() + self.rollout_check_seconds
-            self.keeper.switch()
 
     def _fill(self) -> int:
         if self._filled:

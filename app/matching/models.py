@@ -37,7 +37,13 @@ class StoredEncoder(Base):
     The directory is the model directory's name, not its path: every machine keeps its models in
     its own folder (the parent of TECHMATCH_ENCODER). Written by the processes that store vectors
     under the name, so a process configured with another encoder can keep serving from these
-    vectors while its own are made (see rollout.py).
+    vectors while its own are made (see rollout.py). Prefixes are NULL where they are not known
+    (encoders registered by migration 0016): the configured ones are used.
+
+    `served_since` is when the deployment began serving the encoder: the first encoding process
+    of a deployment without a rollout, or the one that found a successor's vectors complete. The
+    encoder served most recently is the one every process serves until its own configured
+    encoder's vectors are complete.
     """
 
     __tablename__ = "stored_encoders"
@@ -46,10 +52,11 @@ class StoredEncoder(Base):
     directory: Mapped[str] = mapped_column(String(200))
     backend: Mapped[str] = mapped_column(String(20))
     max_tokens: Mapped[int]
-    query_prefix: Mapped[str] = mapped_column(Text)
-    document_prefix: Mapped[str] = mapped_column(Text)
+    query_prefix: Mapped[str | None] = mapped_column(Text)
+    document_prefix: Mapped[str | None] = mapped_column(Text)
     dim: Mapped[int]
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    served_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class IndexSnapshot(Base):

@@ -9,7 +9,7 @@ names the encoder, so an index never mixes two.
 """
 
 import hashlib
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -164,22 +164,6 @@ def missing(session: Session, *, side: str, encoder: str, limit: int | None = No
 def count(session: Session, *, encoder: str) -> int:
     """How many vectors of `encoder` are stored, both sides (for reports)."""
     return session.scalar(select(func.count()).select_from(RecordVector).where(RecordVector.encoder == encoder)) or 0
-
-
-def coverage(session: Session, *, encoders: Collection[str]) -> dict[str, int]:
-    """How many published records (both sides) have a stored vector of each of `encoders`."""
-    counts = dict.fromkeys(encoders, 0)
-    for side in SIDES:
-        model = listing_model(side)
-        rows = session.execute(
-            select(RecordVector.encoder, func.count())
-            .join(model, model.id == RecordVector.record_id)
-            .where(RecordVector.side == side, RecordVector.encoder.in_(counts), model.status == PUBLISHED)
-            .group_by(RecordVector.encoder)
-        )
-        for encoder, found in rows:
-            counts[encoder] += found
-    return counts
 
 
 def _lacking(side: str, serving: str, successor: str) -> Select[int]:
