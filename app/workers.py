@@ -19,10 +19,11 @@ from app.matching.keeper import IndexKeeper, IndexWorker
 from app.proposals.reminders import MilestoneReminders
 from app.webhooks.worker import OutboxWorker
 
-# Connections each worker may hold at once: the index keeper two (its worker, and the thread that
-# reads the keywords after a fresh start), the import runner two (a chunk's transaction and its
-# lease heartbeat), the others (outbox, reminders, dispatch) one each.
-INDEX_CONNECTIONS = 2
+# Connections each worker may hold at once: the index keeper three (its worker's claim on the
+# records it encodes and its store transaction, and the thread that reads the keywords after a
+# fresh start), the import runner two (a chunk's transaction and its lease heartbeat), the others
+# (outbox, reminders, dispatch) one each.
+INDEX_CONNECTIONS = 3
 BULK_CONNECTIONS = 5
 
 

@@ -6,6 +6,7 @@ is taken over by another worker once its lease runs out, and finishes with every
 """
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -16,16 +17,22 @@ import httpx2 as httpx
 import pytest
 from conftest import new_database
 from live_service import BIN, LiveService, admin_headers
+from payloads import achievement
 from sqlalchemy import func, select
 from test_imports import DEMAND_HEADER, demand_row, xlsx
 
 from app import migrations
+from app.achievements.models import Achievement
+from app.achievements.schemas import AchievementCreate
 from app.auth import Principal
+from app.changelog import IndexChange
 from app.config import Settings
 from app.database import make_engine, make_session_factory, session_scope
 from app.demands.models import Demand
 from app.imports import service as imports
 from app.imports.models import ImportFile, ImportJob, ImportLink
+from app.listings import service as listings
+from app.matching.models import RecordVector
 from app.organizations import service as organizations
 from app.organizations.schemas import OrganizationCreate
 
@@ -180,3 +187,36 @@ def test_two_workers_share_a_queue_and_never_run_a_job_twice(database, tmp_path)
         for worker in workers:
             worker.stop(signal.SIGKILL)
         engine.dispose()
+
+
+def log_entries(factory) -> dict[int, int]:
+    """Change-log entries per record (an encoding writes one)."""
+    with session_scope(factory, read_only=True) as session:
+        return dict(session.execute(select(IndexChange.record_id, func.count()).group_by(IndexChange.record_id)).all())
+
+
+def test_two_workers_divide_the_encoding_and_encode_each_record_once(database, tmp_path):
+    """Both workers follow the whole change log; the claims (app/matching/claims.py) share the
+    records out, so each is encoded by one of them, which logs it once more."""
+    factory = make_session_factory(make_engine(database))
+    with session_scope(factory) as session:
+        org = organizations.create(session, data=OrganizationCreate(name="吉林大学", kind="university"))
+        actor = Principal(key_id=None, org_id=org.id, role="owner")
+        for n in range(600):
+            body = achievement(title=f"第{n}号寒地玉米秸秆还田与黑土保护技术", status="published",
+                               abstract=f"第{n}号成果：秸秆深翻还田提升黑土有机质，连续{n % 9 + 2}年试验。")
+            listings.create(session, model=Achievement, actor=actor, data=AchievementCreate(**body))
+    logged = log_entries(factory)
+    workers = [Worker(database, tmp_path / f"worker-{n}") for n in (1, 2)]
+    try:
+        def all_stored() -> bool:
+            with session_scope(factory, read_only=True) as session:
+                return session.scalar(select(func.count()).select_from(RecordVector)) == 600
+        wait_until(all_stored, JOB_SECONDS, "every record's vector")
+        time.sleep(3)  # a last pass each, in case one would still encode something twice
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert log_entries(factory) == {record_id: count + 1 for record_id, count in logged.items()}  # one encoding each
+    encoded = [sum(int(n) for n in re.findall(r"encoded (\d+) records", worker.log())) for worker in workers]
+    assert sum(encoded) == 600 and min(encoded) > 0, encoded

@@ -32,9 +32,9 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ from app.changelog import IndexChange, last_logged, last_seq, log_change
 from app.config import Settings
 from app.database import session_scope
 from app.listings.models import ListingColumns
-from app.matching import rollout, snapshot, store
+from app.matching import claims, rollout, snapshot, store
 from app.matching.encoder import DEFAULT_BACKEND, DEFAULT_MAX_SEQ_LENGTH, Backend, Encoder, load_encoder
 from app.matching.engine import MatchEngine
 from app.matching.lexical import jieba_dictionary
@@ -489,7 +489,30 @@ class IndexKeeper:
         wanted = [item for item in plan.unencoded if encode or (side, item[0]) in own]
         if self.may_encode and len(wanted) < len(plan.unencoded):
             self.backlog.update((side, item[0]) for item in plan.unencoded if item not in wanted)
-        return self._encode_and_store(side, wanted, show_progress) if wanted else 0
+        if not wanted:
+            return 0
+        if own:  # a writer encodes its own records at once, claimed or not: its call returns them matchable
+            return self._encode_and_store(side, wanted, show_progress)
+        with self._claimed(side, wanted) as mine:
+            return self._encode_and_store(side, mine, show_progress) if mine else 0
+
+    @contextmanager
+    def _claimed(self, side: str, items: list[tuple[int, str, str]], successor: EncoderSetup | None = None,
+                 force: bool = False) -> Iterator[list[tuple[int, str, str]]]:
+        """The (id, text hash, text) items this process encodes now, held until the block ends
+        (claims.py). Those another encoding process holds wait in the backlog (a rollout's
+        successor rows: for the next `encode_successor`); those whose vector was stored since
+        they were read (by the process that held them) are dropped, unless `force`."""
+        with claims.claim(self.session_factory, side, [record_id for record_id, _, _ in items]) as claimed:
+            if successor is None:
+                self.backlog.update((side, record_id) for record_id, _, _ in items if record_id not in claimed)
+            mine = [item for item in items if item[0] in claimed]
+            if mine and not force and claims.divided(self.session_factory):
+                name = successor.name if successor else self.engine.encoder.name
+                with session_scope(self.session_factory, read_only=True) as session:
+                    current = store.hashes(session, side=side, encoder=name, ids=[record_id for record_id, _, _ in mine])
+                mine = [item for item in mine if current.get(item[0]) != item[1]]
+            yield mine
 
     def _encode_and_store(self, side: str, items: Sequence[tuple[int, str, str]], show_progress: bool = False,
                           successor: EncoderSetup | None = None) -> int:
@@ -545,11 +568,13 @@ class IndexKeeper:
             stored = store.hashes(session, side=side, encoder=encoder.name, ids=texts)
         items = [(i, store.text_hash(text), text) for i, text in texts.items()]
         items = [item for item in items if force or stored.get(item[0]) != item[1]]
-        if items:
-            with nullcontext() if successor else self._lock:
-                self.engine.add_terms(keywords)
-                self._encode_and_store(side, items, successor=successor)
-        return len(items)
+        if not items:
+            return 0
+        with self._claimed(side, items, successor, force) as mine, nullcontext() if successor else self._lock:
+            self.engine.add_terms(keywords)
+            if mine:
+                self._encode_and_store(side, mine, successor=successor)
+        return len(mine)
 
     def encode_missing(self, limit: int = BATCH) -> int:
         """Encode up to `limit` published records that have no stored vector of this encoder
@@ -703,7 +728,7 @@ class IndexWorker(PeriodicWorker):
         self._optimizer: threading.Thread | None = None
 
     def run_once(self) -> int:
-        started = time.perf_counter()
+        started, encoded = time.perf_counter(), self.keeper.encoded
         self._optimize()
         applied = 0
         while True:
@@ -721,7 +746,8 @@ class IndexWorker(PeriodicWorker):
                     self.keeper.write_snapshot()
                 break
         if applied:
-            log.info("applied %d changes in %.1fs", applied, time.perf_counter() - started)
+            log.info("applied %d changes and encoded %d records in %.1fs", applied, self.keeper.encoded - encoded,
+                     time.perf_counter() - started)
         return applied
 
     def _fill(self) -> int:
