@@ -73,7 +73,7 @@ def stored(factory, encoder: str) -> dict[int, str]:
 
 def prefixed(settings: Settings) -> SentenceTransformerEncoder:
     """A second real encoder: the same model reading documents behind a prefix, under another name."""
-    base = cached_encoder(Path(settings.encoder), "", "", 1)
+    base = cached_encoder(Path(settings.encoder), "", "", 1, "torch")
     return SentenceTransformerEncoder(base._model, "m3e-small-prefixed", "", "文档：")  # type: ignore[attr-defined]
 
 
