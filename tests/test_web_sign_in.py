@@ -112,6 +112,7 @@ def test_a_reader_cannot_post(client, app, world):
     add_user(app.state.session_factory, org_id=world.platform_id, role="reader", name="平台用户", phone="13700000003")
     assert sign_in(client, "13700000003").status_code == 303
     assert client.get("/web/demands/new").status_code == 403
+    assert client.get("/web/users").status_code == 403  # people's e-mails and phone numbers: owners and admins only
     token = csrf_of(client.get("/web/demands").text)
     posted = client.post("/web/demands/new", data={"csrf_token": token, "title": "读者不能发布", "description": "……", "action": "publish"})
     # The service's refusal keeps its status (403, as the API answers) and the form is shown again with it.

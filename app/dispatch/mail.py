@@ -72,13 +72,10 @@ def compose(*, day: date, org_name: str, total: int, pairs: list[Pair], public_u
         return f"{base}/api/v1/{side}/{record_id}" if base else ""
 
     subject = f"【技术供需匹配】{day.isoformat()} 匹配摘要：{total} 对新的高度匹配"
-    lines = [
-        f"{org_name}：",
-        "",
-        f"{day.isoformat()} 常态化调度为贵机构找到 {total} 对新的高度匹配（批量导入或超出每日通知上限的部分），按相关度列出"
-        + (f"前 {len(pairs)} 对：" if len(pairs) < total else "："),
-        "",
-    ]
+    intro = (f"{day.isoformat()} 常态化调度为贵机构找到 {total} 对新的高度匹配（批量导入或超出每日通知上限的部分），按相关度列出"
+             + (f"前 {len(pairs)} 对：" if len(pairs) < total else "："))
+    settings_hint = "可在“调度设置”（dispatch-settings）中更改收件地址或关闭每日摘要。"
+    lines = [f"{org_name}：", "", intro, ""]
     rows = []
     for number, pair in enumerate(pairs, 1):
         lines.append(f"{number}. 相关度 {pair.relevance:.2f}（{REASONS[pair.reason]}）")
@@ -86,22 +83,22 @@ def compose(*, day: date, org_name: str, total: int, pairs: list[Pair], public_u
         lines.append(f"   科技成果 {pair.achievement_id}「{pair.achievement_title}」 {link('achievements', pair.achievement_id)}".rstrip())
         rows.append(
             f"<tr><td>{number}</td><td>{pair.relevance:.2f}</td>"
-            f"<td>{_html_record('demands', pair.demand_id, pair.demand_title, link)}</td>"
-            f"<td>{_html_record('achievements', pair.achievement_id, pair.achievement_title, link)}</td>"
+            f"<td>{_html_record(pair.demand_id, pair.demand_title, link('demands', pair.demand_id))}</td>"
+            f"<td>{_html_record(pair.achievement_id, pair.achievement_title, link('achievements', pair.achievement_id))}</td>"
             f"<td>{REASONS[pair.reason]}</td></tr>"
         )
-    lines += ["", "可在“调度设置”（dispatch-settings）中更改收件地址或关闭每日摘要。", "—— 技术供需匹配平台"]
+    lines += ["", settings_hint, "—— 技术供需匹配平台"]
     body = (
-        f"<p>{html.escape(org_name)}：</p><p>{html.escape(lines[2])}</p>"
+        f"<p>{html.escape(org_name)}：</p><p>{html.escape(intro)}</p>"
         "<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\"><tr><th>#</th><th>相关度</th><th>技术需求</th><th>科技成果</th>"
-        f"<th>来源</th></tr>{''.join(rows)}</table><p>{html.escape(lines[-2])}</p>"
+        f"<th>来源</th></tr>{''.join(rows)}</table><p>{html.escape(settings_hint)}</p>"
     )
     return subject, "\n".join(lines) + "\n", f"<html><body>{body}</body></html>"
 
 
-def _html_record(side: str, record_id: int, title: str, link) -> str:
+def _html_record(record_id: int, title: str, url: str) -> str:
     label = f"{record_id}「{html.escape(title)}」"
-    return f"<a href=\"{html.escape(link(side, record_id))}\">{label}</a>" if link(side, record_id) else label
+    return f"<a href=\"{html.escape(url)}\">{label}</a>" if url else label
 
 
 def queue(session: Session, *, notification: Notification, org_id: int, addresses: list[str], day: date, total: int,

@@ -77,9 +77,10 @@ def put_settings(session: Session, *, org_id: int, data: DispatchSettings, actor
     session.execute(delete(DispatchOptOut).where(DispatchOptOut.org_id == org_id))
     session.add_all(DispatchOptOut(org_id=org_id, kind=kind) for kind in DISPATCH_KINDS if not getattr(data, kind))
     session.execute(delete(DigestRecipient).where(DigestRecipient.org_id == org_id))
-    session.add_all(DigestRecipient(org_id=org_id, email=email) for email in dict.fromkeys(data.digest_emails))
+    chosen = sorted(dict.fromkeys(data.digest_emails))
+    session.add_all(DigestRecipient(org_id=org_id, email=email) for email in chosen)
     session.flush()
-    return get_settings(session, org_id=org_id, actor=actor)
+    return data.model_copy(update={"digest_emails": chosen})  # as get_settings reads them back: sorted
 
 
 def opted_out(session: Session, *, org_ids: set[int], kind: str) -> set[int]:

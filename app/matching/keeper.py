@@ -32,7 +32,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
@@ -222,7 +222,7 @@ class IndexKeeper:
             keeper.load_stored()
         if keeper.may_encode:
             with session_scope(session_factory) as session:
-                rollout.register(session, setup, encoder, first=True)
+                keeper._register(session, setup, encoder, first=True)
             keeper._registered.add(encoder.name)
         return keeper
 
@@ -453,13 +453,9 @@ class IndexKeeper:
             .order_by(IndexChange.seq)
             .limit(size)
         ).all()
-        return rows, self._plan_records(session, {(row.side, row.record_id) for row in rows})
-
-    def _plan_records(self, session: Session, records: Collection[tuple[str, int]]) -> list["_Plan"]:
-        """What indexing the current state of these (side, id) records asks, per side."""
         plans = []
         for side, model in MODELS.items():
-            ids = {record_id for record_side, record_id in records if record_side == side}
+            ids = {row.record_id for row in rows if row.side == side}
             if not ids:
                 continue
             live = session.scalars(select(model).where(model.id.in_(ids), model.status == INDEXED_STATUS)).all()
@@ -474,7 +470,7 @@ class IndexKeeper:
                 else:
                     plan.unencoded.append((record_id, digest, text))
             plans.append(plan)
-        return plans
+        return rows, plans
 
     def _index(self, plan: "_Plan", encode: bool, own: frozenset[tuple[str, int]], show_progress: bool) -> int:
         """Apply one side's plan; returns the last change-log position its encodings wrote (0 if none)."""
@@ -547,10 +543,11 @@ class IndexKeeper:
         self.engine.add_tokenized(side, [record_id for record_id, _, _ in items], as_stored, tokens)
         return logged
 
-    def _register(self, session: Session, setup: EncoderSetup | None, encoder: Encoder) -> None:
-        """Register how `encoder` loads (once per process and encoder), in the caller's transaction."""
+    def _register(self, session: Session, setup: EncoderSetup | None, encoder: Encoder, first: bool = False) -> None:
+        """Register how `encoder` loads (see `rollout.register` for `first`), in the caller's
+        transaction, unless this process did already: the caller notes it once that commits."""
         if setup is not None and encoder.name not in self._registered:
-            rollout.register(session, setup, encoder)
+            rollout.register(session, setup, encoder, first=first)
 
     def encode_records(self, side: str, ids: Collection[int], force: bool = False, successor: EncoderSetup | None = None) -> int:
         """Encode the published records among `ids` whose stored vector is missing or of another
@@ -571,7 +568,8 @@ class IndexKeeper:
         if not items:
             return 0
         with self._claimed(side, items, successor, force) as mine, nullcontext() if successor else self._lock:
-            self.engine.add_terms(keywords)
+            if successor is None:  # the successor's records are only stored: its engine learns them at the switch
+                self.engine.add_terms(keywords)
             if mine:
                 self._encode_and_store(side, mine, successor=successor)
         return len(mine)
@@ -579,14 +577,8 @@ class IndexKeeper:
     def encode_missing(self, limit: int = BATCH) -> int:
         """Encode up to `limit` published records that have no stored vector of this encoder
         (a database from before stored vectors, records a refresh passed over); returns how many."""
-        done = 0
-        for side in MODELS:
-            with session_scope(self.session_factory, read_only=True) as session:
-                ids = store.missing(session, side=side, encoder=self.engine.encoder.name, limit=limit - done)
-            done += self.encode_records(side, ids) if ids else 0
-            if done >= limit:
-                break
-        return done
+        return self._encode_found(lambda session, side, left: store.missing(
+            session, side=side, encoder=self.engine.encoder.name, limit=left), limit)
 
     def encode_successor(self, limit: int = BATCH) -> int:
         """During a rollout, store the successor's vectors of up to `limit` published records whose
@@ -595,11 +587,17 @@ class IndexKeeper:
         successor = self.successor
         if successor is None or not self.may_encode:
             return 0
+        return self._encode_found(lambda session, side, left: store.lacking(
+            session, side=side, serving=self.engine.encoder.name, successor=successor.name, limit=left), limit, successor)
+
+    def _encode_found(self, find: Callable[[Session, str, int], list[int]], limit: int,
+                      successor: EncoderSetup | None = None) -> int:
+        """Encode (with `successor`, for it) up to `limit` records that `find(session, side, how many)`
+        names, side after side; returns how many were encoded."""
         done = 0
         for side in MODELS:
             with session_scope(self.session_factory, read_only=True) as session:
-                ids = store.lacking(session, side=side, serving=self.engine.encoder.name, successor=successor.name,
-                                    limit=limit - done)
+                ids = find(session, side, limit - done)
             done += self.encode_records(side, ids, successor=successor) if ids else 0
             if done >= limit:
                 break

@@ -14,8 +14,10 @@ small registry table.
 """
 
 import logging
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import NamedTuple, get_args
+from typing import get_args
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -30,7 +32,8 @@ log = logging.getLogger("techmatch.index")
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 
 
-class EncoderSetup(NamedTuple):
+@dataclass(frozen=True)
+class EncoderSetup:
     """What loading an encoder takes: its directory, backend, token limit and prefixes (the vectors
     depend on each of them) and its threads (they do not)."""
 
@@ -46,9 +49,10 @@ class EncoderSetup(NamedTuple):
         return cls(Path(settings.encoder), settings.encoder_backend, settings.encoder_max_tokens,
                    settings.encoder_query_prefix, settings.encoder_document_prefix, settings.encoder_threads)
 
-    @property
+    @cached_property
     def name(self) -> str:
-        """The name `load_encoder` gives it here (the int8 copy falls back to torch where it is missing)."""
+        """The name `load_encoder` gives it here (the int8 copy falls back to torch where it is
+        missing): found once, since it reads the int8 build's record."""
         return encoder_name(self.directory, self.backend, self.max_tokens)
 
 

@@ -1,5 +1,6 @@
 """Request and response bodies for matching."""
 
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -23,8 +24,10 @@ class MatchQuery(ListingFilters):
     include_weak: bool = INCLUDE_WEAK
 
 
+@cache
 def match_query_model(filters: type[ListingFilters]) -> type[MatchQuery]:
-    """The query parameters of a match by record: the target list's filters plus the options.
+    """The query parameters of a match by record: the target list's filters plus the options
+    (one model per list, built once: record pages ask for it on every view).
 
     MatchQuery comes first among the bases so the options stay the last query parameters.
     """

@@ -1,23 +1,15 @@
 """Request bodies for users: the invitation form and the command line share them."""
 
 import re
-from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.auth import ROLES
+from app.accounts.schemas import Role
 from app.schemas import Id
 
 MIN_PASSWORD = 10
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-# Built from the one list at run time; a type checker sees the plain string it validates to.
-if TYPE_CHECKING:
-    Role = str
-else:
-    Role = Literal[ROLES]
-
 
 def normalize_phone(value: str) -> str:
     """A mainland mobile number as 11 digits: spaces, dashes and a +86 prefix are dropped."""

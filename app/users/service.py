@@ -7,7 +7,6 @@ locked for `web_lock_minutes`. A success resets the count. An unknown identifier
 answer as a wrong password, after the same hashing work.
 """
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.accounts import service as accounts
-from app.auth import Principal
+from app.auth import Principal, hash_key
 from app.config import Settings
 from app.database import lock_row, utcnow
 from app.errors import Conflict, Forbidden
@@ -33,10 +32,6 @@ WRONG_CREDENTIALS = "账号或密码错误 / wrong phone number, e-mail or passw
 _hasher = PasswordHasher()
 # Verified when the identifier names no user, so an unknown account costs the same time as a known one.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
-
-
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create(session: Session, *, data: UserCreate) -> User:
@@ -62,7 +57,10 @@ def invite(session: Session, *, data: UserCreate, actor: Principal) -> User:
 
 
 def get_all(session: Session, *, actor: Principal) -> list[User]:
-    """The users the caller may see: its own organization's, every one for an admin."""
+    """The users the caller may see: its own organization's (its owners), every one (an admin).
+    Brokers and readers see none: the list holds people's e-mails and phone numbers."""
+    if not actor.can_manage(actor.org_id):
+        raise Forbidden(f"role {actor.role!r} may not list the organization's users; needs owner or admin")
     query = select(User).order_by(User.id)
     if not actor.is_admin:
         query = query.where(User.org_id == actor.org_id)
@@ -140,7 +138,7 @@ def start_session(session: Session, *, user: User, settings: Settings, now: date
     token = secrets.token_urlsafe(32)
     session.add(
         WebSession(
-            token_hash=_hash_token(token), user_id=user.id, csrf_token=secrets.token_urlsafe(32), created_at=now,
+            token_hash=hash_key(token), user_id=user.id, csrf_token=secrets.token_urlsafe(32), created_at=now,
             expires_at=now + timedelta(hours=settings.web_session_hours),
         )
     )
@@ -152,7 +150,7 @@ def current(session: Session, *, token: str, now: datetime | None = None) -> tup
     """The user and session of a cookie token, or None when unknown, expired or the user is disabled."""
     now = now or utcnow()
     row = session.execute(
-        select(User, WebSession).join(WebSession, WebSession.user_id == User.id).where(WebSession.token_hash == _hash_token(token))
+        select(User, WebSession).join(WebSession, WebSession.user_id == User.id).where(WebSession.token_hash == hash_key(token))
     ).first()
     if row is None:
         return None
@@ -163,7 +161,7 @@ def current(session: Session, *, token: str, now: datetime | None = None) -> tup
 
 
 def end_session(session: Session, *, token: str) -> None:
-    session.execute(delete(WebSession).where(WebSession.token_hash == _hash_token(token)))
+    session.execute(delete(WebSession).where(WebSession.token_hash == hash_key(token)))
 
 
 def principal_of(session: Session, *, user: User) -> Principal:

@@ -18,7 +18,6 @@ from app.config import Settings
 from app.web.auth import load_user, secure_cookies
 
 FIELD = "csrf_token"
-HEADER = "X-CSRF-Token"  # for the few scripts that post without a form
 ANONYMOUS_COOKIE = "tm_csrf"
 
 
@@ -48,7 +47,7 @@ def set_anonymous_cookie(request: Request, response: Response) -> None:
 async def checked_form(request: Request) -> FormData:
     """The posted form, once its CSRF token matched; raises CsrfRefused otherwise."""
     form = await request.form()
-    sent = form.get(FIELD) or request.headers.get(HEADER) or ""
+    sent = form.get(FIELD) or ""
     web_user = await run_in_threadpool(load_user, request)
     expected = web_user.csrf_token if web_user is not None else request.cookies.get(ANONYMOUS_COOKIE, "")
     if not isinstance(sent, str) or not expected or not secrets.compare_digest(sent.encode(), expected.encode()):
