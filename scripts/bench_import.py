@@ -136,8 +136,8 @@ def ingest(url: str, path: Path, data_dir: Path, backend: str, threads: int, chu
     from app.database import make_engine, make_session_factory, session_scope
     from app.imports import service
     from app.imports.models import ImportJob
+    from app.matching import store
     from app.matching.keeper import IndexKeeper
-    from app.matching.models import RecordVector
     from app.organizations import service as organizations
     from app.organizations.schemas import OrganizationCreate
     from app.workers import background_workers, pool_size
@@ -176,7 +176,7 @@ def ingest(url: str, path: Path, data_dir: Path, backend: str, threads: int, chu
             assert job is not None
             status, rows = job.status, job.processed_rows
             records = session.scalar(select(func.count()).select_from(Achievement)) or 0
-            vectors = session.scalar(select(func.count()).select_from(RecordVector).where(RecordVector.encoder == encoder)) or 0
+            vectors = store.count(session, encoder=encoder)
             pending = sum(keeper.pending(session).values())
         if status not in ("queued", "running") and status != "done":
             sys.exit(f"the import ended {status}")

@@ -48,13 +48,14 @@ import tempfile
 import time
 from functools import lru_cache
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.matching.encoder import DEFAULT_BACKEND, DEFAULT_MAX_SEQ_LENGTH, load_encoder  # noqa: E402
+from app.matching.encoder import DEFAULT_BACKEND, DEFAULT_MAX_SEQ_LENGTH, Backend, load_encoder  # noqa: E402
 from app.matching.engine import MatchEngine  # noqa: E402
 from app.matching.text import document_text  # noqa: E402
 
@@ -430,7 +431,7 @@ def main() -> int:
     parser.add_argument("--max-seq-length", type=int, default=DEFAULT_MAX_SEQ_LENGTH)
     parser.add_argument("--cache", help="npz file to keep document vectors between runs")
     parser.add_argument("--encoder", default=os.environ.get("TECHMATCH_ENCODER", str(REPO / "models" / "m3e-small")))
-    parser.add_argument("--backend", choices=("onnx-int8", "torch"), default=os.environ.get("TECHMATCH_ENCODER_BACKEND", DEFAULT_BACKEND))
+    parser.add_argument("--backend", choices=get_args(Backend), default=os.environ.get("TECHMATCH_ENCODER_BACKEND", DEFAULT_BACKEND))
     parser.add_argument("--task", choices=("titles", "demands", "all"), default="all")
     parser.add_argument("--demands", default=str(REPO.parent / "shared" / "data" / "demands_dev.jsonl"))
     parser.add_argument("--fit-relevance", action="store_true", help="refit the relevance model and band thresholds")

@@ -12,7 +12,7 @@ import io
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.achievements.models import Achievement
@@ -116,7 +116,17 @@ def _matches(session: Session, region: Region | None, low, high) -> dict:
 
 
 def _contracts(session: Session, region: Region | None, start: date | None, end: date | None) -> dict:
-    statement = select(Contract.contract_type, Contract.amount)
+    rows = session.execute(_signed(select(Contract.contract_type, Contract.amount), region, start, end)).all()
+    by_type = {kind: {"count": 0, "amount": 0} for kind in CONTRACT_TYPES}
+    for kind, amount in rows:
+        by_type[kind]["count"] += 1
+        by_type[kind]["amount"] += amount
+    return {"total": {"count": len(rows), "amount": sum(amount for _, amount in rows)}, "by_type": by_type}
+
+
+def _signed(statement: Select, region: Region | None, start: date | None, end: date | None) -> Select:
+    """`statement` over contracts, kept to those of `region` (by the demand's region, else the
+    achievement's) signed between `start` and `end`."""
     if region:
         demand, achievement = aliased(Demand), aliased(Achievement)
         statement = (
@@ -128,12 +138,7 @@ def _contracts(session: Session, region: Region | None, start: date | None, end:
         statement = statement.where(Contract.signed_on >= start)
     if end:
         statement = statement.where(Contract.signed_on <= end)
-    rows = session.execute(statement).all()
-    by_type = {kind: {"count": 0, "amount": 0} for kind in CONTRACT_TYPES}
-    for kind, amount in rows:
-        by_type[kind]["count"] += 1
-        by_type[kind]["amount"] += amount
-    return {"total": {"count": len(rows), "amount": sum(amount for _, amount in rows)}, "by_type": by_type}
+    return statement
 
 
 def compute(session: Session, *, region: Region | None, start: date | None, end: date | None) -> dict:
@@ -160,7 +165,8 @@ def totals(session: Session, *, region: Region | None, start: date | None, end: 
         side: session.scalar(select(func.count()).select_from(model).where(*_went_public(model, region, low, high))) or 0
         for side, model in SIDES.items()
     }
-    return {**counts, "contracts": _contracts(session, region, start, end)["total"]["count"]}
+    contracts = session.scalar(_signed(select(func.count()).select_from(Contract), region, start, end)) or 0
+    return {**counts, "contracts": contracts}
 
 
 def _leaves(value, path: tuple[str, ...]):
