@@ -74,13 +74,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         workers = background_workers(settings, app.state.session_factory, keeper)
         runners = [worker for worker in workers if isinstance(worker, ImportRunner)]
         app.state.import_runner = runners[0] if runners else None
-        for worker in workers:
-            worker.start()
+        # Logged before the workers start: the position the index was opened at, not one the
+        # index worker has already moved past.
         log.info(
             "serving %s as role %s; index at change %d (%s, %d dims)",
             engine.url.render_as_string(hide_password=True), settings.role, keeper.applied_seq, keeper.engine.encoder.name,
             keeper.engine.encoder.dim,
         )
+        for worker in workers:
+            worker.start()
         yield
         for worker in reversed(workers):
             await asyncio.to_thread(worker.stop)
