@@ -9,6 +9,7 @@ between the two shows.
 """
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,10 @@ def built(request, tmp_path_factory) -> Built:
     index.add(ids[:first], vectors[:first])
     assert index.kind == ("hnsw" if request.param == "hnsw" else "flat")  # below the threshold "auto" stays exact
     index.add(ids[first:], vectors[first:])
+    assert index.kind == ("hnsw" if request.param == "hnsw" else "flat")  # crossing it does not train in add()
+    assert index.needs_cells == (request.param == "ivf")
+    if request.param == "ivf":
+        assert index.optimize(nullcontext()) and not index.needs_cells
     assert index.kind == request.param
     index.applied_seq = 42
     directory = tmp_path_factory.mktemp(f"index-{request.param}")
@@ -249,6 +254,7 @@ def engine_dir(encoder, tmp_path_factory) -> Path:
     texts = [f"{TOPICS[i % len(TOPICS)]} 编号{i}" for i in range(BIG)]  # a topic and a word of its own
     engine.add_encoded("achievements", ids, vectors, texts)
     engine.add_encoded("demands", list(range(1, 6)), vectors[TWINS], [texts[i] for i in TWINS])
+    assert engine.needs_cells and engine.optimize() and not engine.needs_cells  # what the index worker does
     directory = tmp_path_factory.mktemp("engine")
     engine.save(directory, applied_seq=7)
     assert json.loads((directory / "achievements" / "dense" / "meta.json").read_text())["kind"] == "ivf"

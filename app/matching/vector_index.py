@@ -11,7 +11,8 @@ Design (checked against faiss-cpu 1.15):
 * Kind "flat" (exact inner product) is used while the index holds fewer than
   `ivf_threshold` vectors; above it a flat scan of 512-d vectors costs more
   than the latency budget (3 ms at 20k, 17 ms at 100k, 0.2 s at 10⁶ on 2
-  cores), so "auto" switches to IVF: k-means cells (`ivf_nlist`: 4·√n of
+  cores), so "auto" switches to IVF (`optimize`, on the index worker's
+  thread; the index serves exactly meanwhile): k-means cells (`ivf_nlist`: 4·√n of
   them, trained on 40 vectors a cell), of which a query scans the `nprobe`
   nearest (at 20k 0.5 ms, at 10⁶ 4.4 ms, recall@10 0.997 and 0.991 with
   nprobe 128: scripts/bench_ann.py). IVF rather than HNSW because an HNSW
@@ -172,20 +173,21 @@ class FaissVectorIndex:
         return index
 
     def add(self, ids: Iterable[int] | np.ndarray, vectors: np.ndarray) -> None:
-        """Insert or replace vectors for the given database ids."""
+        """Insert or replace vectors for the given database ids.
+
+        Never trains: an index that crosses the IVF threshold here (a request's own record may be
+        the one) stays flat and exact until `optimize`, on the index worker's thread, swaps the
+        cells in, so no write waits seconds for k-means under the engine's lock.
+        """
         ids = np.asarray(ids, dtype=np.int64).ravel()
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim)
         if len(set(ids.tolist())) != len(ids):
             raise ValueError("duplicate ids in one add() call")
         self.remove(ids)
-        before = self.count
         start = int(self._index.ntotal)
         self._index.add(vectors)
         self._label_ids = np.concatenate([self._label_ids, ids])
         self._id_label.update(zip(ids.tolist(), range(start, start + len(ids)), strict=True))
-        if self.needs_cells and before < self._threshold:  # crossing the threshold now; a bulk-built index waits for optimize()
-            self._centroids = train_ivf_centroids(self._training_sample(), ivf_nlist(self.count))
-            self.compact(kind="ivf")
 
     @property
     def needs_cells(self) -> bool:
