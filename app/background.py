@@ -7,6 +7,7 @@ next one tries again, so one bad row never stops the worker.
 
 import logging
 import threading
+from typing import Any
 
 
 class PeriodicWorker:
@@ -54,3 +55,28 @@ class PeriodicWorker:
             self._wake.clear()
             if self.stopping:
                 return
+
+
+class DrainingWorker(PeriodicWorker):
+    """An outbox's worker (webhook messages, digest mails): each pass claims one due row at a time
+    and handles it outside any transaction, until none is due or the worker is stopping, so
+    stopping waits for at most the send under way (one send's timeout)."""
+
+    def claim(self) -> Any | None:
+        """The next due row, claimed in a short transaction of its own, or None."""
+        raise NotImplementedError
+
+    def handle(self, claim: Any) -> None:
+        """Send what was claimed and record the outcome."""
+        raise NotImplementedError
+
+    def run_once(self) -> int:
+        """Handle every due row; returns how many were attempted."""
+        attempted = 0
+        while not self.stopping:
+            claimed = self.claim()
+            if claimed is None:
+                break
+            self.handle(claimed)
+            attempted += 1
+        return attempted

@@ -3,7 +3,7 @@
 `techmatch serve` (role `all` or `serve`) and `techmatch worker` (role `worker`) both build their
 workers here, so the two commands can never drift apart. The index keeper runs in every role
 (each process matches against its own copy of the index); the bulk work (imports, the webhook
-outbox, milestone reminders, standing matchmaking) runs only where `role` is `all` or `worker`.
+outbox, milestone reminders, standing matchmaking and its digest mails) runs only where `role` is `all` or `worker`.
 Every worker claims its rows in the database, so any number of worker processes may run on one
 PostgreSQL database.
 """
@@ -13,6 +13,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+from app.dispatch.mail import DigestMailWorker
 from app.dispatch.worker import DispatchWorker
 from app.imports.service import ImportRunner
 from app.matching.keeper import IndexKeeper, IndexWorker
@@ -22,9 +23,9 @@ from app.webhooks.worker import OutboxWorker
 # Connections each worker may hold at once: the index keeper three (its worker's claim on the
 # records it encodes and its store transaction, and the thread that reads the keywords after a
 # fresh start), the import runner two (a chunk's transaction and its lease heartbeat), the others
-# (outbox, reminders, dispatch) one each.
+# (outbox, reminders, dispatch, digest mails) one each.
 INDEX_CONNECTIONS = 3
-BULK_CONNECTIONS = 5
+BULK_CONNECTIONS = 6
 
 
 class Worker(Protocol):
@@ -48,6 +49,8 @@ def background_workers(settings: Settings, factory: sessionmaker[Session], keepe
             MilestoneReminders(factory, settings),
             DispatchWorker(factory, settings, keeper),
         ]
+        if settings.smtp_host:
+            workers.append(DigestMailWorker(factory, settings))
     return workers
 
 

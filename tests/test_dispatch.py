@@ -18,6 +18,7 @@ from app.changelog import last_seq
 from app.clock import china_today
 from app.database import session_scope
 from app.dispatch import service
+from app.dispatch.mail import DigestMailWorker
 from app.dispatch.models import AnnouncedMatch, DigestItem, DispatchCursor
 from app.dispatch.worker import DispatchWorker
 from app.matching import store
@@ -48,7 +49,7 @@ FARMING = achievement(
 
 
 class Dispatcher:
-    """What the worker role runs: an index keeper and the dispatch worker following it.
+    """What the worker role runs: an index keeper, the dispatch worker following it, and the digest mails' worker.
 
     The service's own keeper by default (as in the `all` role; it saves encoding everything
     twice), or with `fresh=True` a new one opened from the data directory, as a restarted worker
@@ -60,10 +61,11 @@ class Dispatcher:
         config = app.state.settings.model_copy(update=settings)
         self.keeper = IndexKeeper.open(config, app.state.session_factory) if fresh else app.state.index_keeper
         self.worker = DispatchWorker(app.state.session_factory, config, self.keeper)
+        self.mail = DigestMailWorker(app.state.session_factory, config) if config.smtp_host else None
 
     def run(self) -> int:
         self.keeper.catch_up()
-        return self.worker.run_once()
+        return self.worker.run_once() + (self.mail.run_once() if self.mail else 0)
 
     def notifications(self, org_id: int, kind: str | None = None) -> list[Notification]:
         with session_scope(self.app.state.session_factory, read_only=True) as session:

@@ -182,7 +182,7 @@ def test_two_outbox_workers_never_claim_the_same_message(database_url, tmp_path)
         start.wait()
         misses = 0
         while misses < 3:  # None means nothing is due, or another worker took the row first
-            claim = workers[n]._claim()
+            claim = workers[n].claim()
             if claim is None:
                 misses += 1
             else:

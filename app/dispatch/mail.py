@@ -1,11 +1,11 @@
 """Digest e-mail (摘要邮件): a daily digest also mailed through the SMTP server of the settings.
 
 Off unless `TECHMATCH_SMTP_HOST` is set. The mail is composed and queued (`digest_mails`) in the
-transaction that sends the digest, so each digest has exactly one mail whatever crashes; a
-worker then sends it off the request path the way the webhook outbox does: claim it by pushing
-its retry time past the send, send outside any transaction, record the outcome (`sent_at`, or
-the error and a doubled backoff). A failure is logged with the mail, organization and
-recipients and never stops the worker.
+transaction that sends the digest, so each digest has exactly one mail whatever crashes; its own
+worker (`DigestMailWorker`, so a slow SMTP server never delays the dispatch of matches) then sends
+it the way the webhook outbox does: claim it by pushing its retry time past the send, send outside
+any transaction, record the outcome (`sent_at`, or the error and a doubled backoff). A failure is
+logged with the mail, organization and recipients and never stops the worker.
 
 Recipients: the addresses the organization set in its dispatch settings, else its contact
 e-mail; a digest of an organization with neither is not mailed.
@@ -23,16 +23,15 @@ from email.utils import formataddr
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.background import DrainingWorker
 from app.config import Settings
 from app.database import session_scope, utcnow
 from app.dispatch.models import MAIL_FAILED, MAIL_PENDING, MAIL_SENT, DigestMail, DigestRecipient
 from app.notifications.models import Notification
 from app.organizations.models import Organization
-from app.retry import retry_delay
+from app.retry import CLAIM_MARGIN_SECONDS, retry_delay
 
 log = logging.getLogger("techmatch.dispatch.mail")
-# Past the send's timeout, a claim is considered abandoned (its worker died) and the mail is sent again.
-CLAIM_MARGIN_SECONDS = 30
 
 
 def chosen_recipients(session: Session, *, org_id: int) -> list[str]:
@@ -125,18 +124,21 @@ class _Claim:
     html: str
 
 
-def send_due(session_factory: sessionmaker[Session], settings: Settings, *, stopping=lambda: False) -> int:
-    """Send every digest mail that is due; returns how many were attempted (none when SMTP is not set)."""
-    if not settings.smtp_host:
-        return 0
-    attempted = 0
-    while not stopping():
-        claim = _claim(session_factory, settings)
-        if claim is None:
-            break
-        _record(session_factory, settings, claim, _send(settings, claim))
-        attempted += 1
-    return attempted
+class DigestMailWorker(DrainingWorker):
+    """Sends the due digest mails every `outbox_worker_seconds`; started only when SMTP is set."""
+
+    name = "digest-mail"
+
+    def __init__(self, session_factory: sessionmaker[Session], settings: Settings):
+        super().__init__(settings.outbox_worker_seconds, log)
+        self.session_factory = session_factory
+        self.settings = settings
+
+    def claim(self) -> _Claim | None:
+        return _claim(self.session_factory, self.settings)
+
+    def handle(self, claim: _Claim) -> None:
+        _record(self.session_factory, self.settings, claim, _send(self.settings, claim))
 
 
 def _claim(session_factory: sessionmaker[Session], settings: Settings) -> _Claim | None:
@@ -171,7 +173,7 @@ def message(settings: Settings, claim: _Claim) -> EmailMessage:
 
 def _send(settings: Settings, claim: _Claim) -> str | None:
     """Hand the mail to the SMTP server; returns the error, or None once the server took it."""
-    assert settings.smtp_host  # send_due checked
+    assert settings.smtp_host  # the worker runs only when it is set
     try:
         context = ssl.create_default_context()
         connection: smtplib.SMTP

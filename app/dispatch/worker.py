@@ -1,4 +1,4 @@
-"""The dispatch worker (调度): announces new matches, runs saved searches, sends the daily digests and mails them.
+"""The dispatch worker (调度): announces new matches, runs saved searches, sends the daily digests (mailed by mail.DigestMailWorker).
 
 It runs in the worker role, off the request path. A published record costs one ranking of its
 own, whatever the number of saved searches: those run on their own schedule, each over the
@@ -14,7 +14,7 @@ from app.background import PeriodicWorker
 from app.clock import china_today
 from app.config import Settings
 from app.database import session_scope, utcnow
-from app.dispatch import mail, service
+from app.dispatch import service
 from app.matching.keeper import IndexKeeper
 
 log = logging.getLogger("techmatch.dispatch")
@@ -56,10 +56,9 @@ class DispatchWorker(PeriodicWorker):
             digests = service.send_digests(
                 session, today=china_today(), mail=bool(self.settings.smtp_host), public_url=self.settings.public_url
             )
-        mailed = mail.send_due(self.session_factory, self.settings, stopping=lambda: self.stopping)
-        if changes or searches or digests or mailed:
+        if changes or searches or digests:
             log.info(
-                "dispatched %d changes, %d saved-search and %d digest notifications, %d digest mails attempted in %.1fs",
-                changes, searches, digests, mailed, time.perf_counter() - started,
+                "dispatched %d changes, %d saved-search and %d digest notifications in %.1fs",
+                changes, searches, digests, time.perf_counter() - started,
             )
-        return changes + searches + digests + mailed
+        return changes + searches + digests

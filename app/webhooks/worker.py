@@ -19,16 +19,14 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.background import PeriodicWorker
+from app.background import DrainingWorker
 from app.config import Settings
 from app.database import session_scope, utcnow
-from app.retry import retry_delay
+from app.retry import CLAIM_MARGIN_SECONDS, retry_delay
 from app.webhooks.models import OutboxMessage, Webhook
 from app.webhooks.service import url_problem
 
 log = logging.getLogger("techmatch.webhooks")
-# Past the send's timeout, a claim is considered abandoned (its worker died) and retried.
-CLAIM_MARGIN_SECONDS = 30
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -73,7 +71,7 @@ class _Claim:
     allow_private: bool
 
 
-class OutboxWorker(PeriodicWorker):
+class OutboxWorker(DrainingWorker):
     """Drains the webhook outbox every `outbox_worker_seconds` (and once at start, for what a restart left)."""
 
     name = "webhook-outbox"
@@ -83,21 +81,7 @@ class OutboxWorker(PeriodicWorker):
         self.session_factory = session_factory
         self.settings = settings
 
-    def run_once(self) -> int:
-        """Send every message that is due; returns how many were attempted.
-
-        Stopping waits for at most the message being sent (one send's timeout).
-        """
-        attempted = 0
-        while not self.stopping:
-            claim = self._claim()
-            if claim is None:
-                return attempted
-            self._deliver(claim)
-            attempted += 1
-        return attempted
-
-    def _claim(self) -> _Claim | None:
+    def claim(self) -> _Claim | None:
         """The oldest due message, its retry time pushed past this send so no other worker takes it."""
         with session_scope(self.session_factory) as session:
             now = utcnow()
@@ -128,7 +112,7 @@ class OutboxWorker(PeriodicWorker):
                 return _Claim(message.id, message.body, None, "", False)
             return _Claim(message.id, message.body, webhook.url, webhook.secret, webhook.allow_private)
 
-    def _deliver(self, claim: _Claim) -> None:
+    def handle(self, claim: _Claim) -> None:
         if claim.url is None:
             error: str | None = "the organization's webhook was removed"
         else:
