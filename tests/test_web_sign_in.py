@@ -92,6 +92,11 @@ def test_an_expired_session_asks_to_sign_in_again(client, app, world):
     expired = client.get("/web/demands?q=电池", follow_redirects=False)
     assert expired.status_code == 303
     assert expired.headers["location"].startswith("/web/login?next=")
+    add_user(app.state.session_factory, org_id=world.ent_b_id, role="owner", name="赵经理", phone="13900000002")
+    assert sign_in(client, "13900000002").status_code == 303  # anyone's sign-in sweeps the expired sessions
+    with session_scope(app.state.session_factory, read_only=True) as session:
+        expiries = session.scalars(select(WebSession.expires_at)).all()
+    assert len(expiries) == 1 and expiries[0] > utcnow()  # only the new session is left
 
 
 def test_another_organizations_draft_is_not_visible(client, app, world):

@@ -132,9 +132,14 @@ def _verify(password_hash: str, password: str) -> bool:
 
 
 def start_session(session: Session, *, user: User, settings: Settings, now: datetime | None = None) -> str:
-    """A new session for `user`; returns the cookie's token (only its hash is stored). Drops the user's expired ones."""
+    """A new session for `user`; returns the cookie's token (only its hash is stored).
+
+    Every sign-in also drops every expired session, whoever it was, by the `expires_at` index: the
+    table holds no more than the sessions of the last `web_session_hours` plus one sign-in's gap,
+    without a periodic job of its own.
+    """
     now = now or utcnow()
-    session.execute(delete(WebSession).where(WebSession.user_id == user.id, WebSession.expires_at <= now))
+    session.execute(delete(WebSession).where(WebSession.expires_at <= now))
     token = secrets.token_urlsafe(32)
     session.add(
         WebSession(
