@@ -11,6 +11,7 @@ from sqlalchemy import select
 from web_support import add_user, csrf_of, sign_in
 
 from app.database import session_scope
+from app.organizations.models import Organization
 from app.users.models import User
 
 # A demand and achievements whose best match is rated at least "possible", so its page offers the button.
@@ -100,6 +101,13 @@ def test_a_broker_shortlists_a_match_and_the_pair_waits_on_its_home_page(client,
     assert refused.status_code == 403
     assert _alert(refused.text) == "无权修改 / role &#39;owner&#39; may not build a shortlist; needs one of broker, admin"
     assert _stored(app) == before
+
+    with session_scope(app.state.session_factory, read_only=True) as session:  # the province's admin may, as through the API
+        admin_org = session.scalar(select(Organization.id).where(Organization.name == "吉林省科学技术厅"))
+    add_user(app.state.session_factory, org_id=admin_org, role="admin", name="省科技厅管理员", phone="13500000005")
+    client.cookies.clear()
+    assert sign_in(client, "13500000005").status_code == 303
+    assert "加入对接清单" in client.get(f"/web/demands/{wanted['id']}").text
 
 
 def test_the_interest_form_registers_once_and_the_owner_sees_it_waiting(client, app, world):

@@ -75,6 +75,11 @@ def get_visible_or_raise(session: Session, *, entry_id: int, actor: Principal, l
     return entry
 
 
+def may_build_shortlist(actor: Principal) -> bool:
+    """Whether the caller's role builds shortlists (`create` then checks whom its organization acts for)."""
+    return actor.role in BROKERS
+
+
 def create(session: Session, *, data: ShortlistCreate, actor: Principal) -> ShortlistEntry:
     """Put a pair on the caller's organization's shortlist and tell both owners (broker_suggestion)."""
     actor.require_role(*BROKERS, action="build a shortlist")

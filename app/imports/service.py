@@ -128,7 +128,7 @@ def create_job(
 
     With `owner` the job starts running, leased to it (the console import runs its own job).
     """
-    actor.require_role("owner", "admin", action=f"import {side}")
+    actor.require_role(*listings.CREATORS, action=f"import {side}")
     try:
         parsing.file_format(filename)
     except parsing.FileProblem as problem:

@@ -33,9 +33,18 @@ def get_visible_or_raise(session: Session, *, interest_id: int, actor: Principal
     return interest, achievement
 
 
+REGISTRANTS = ("owner",)
+"""Roles that register interest in achievements for their organization."""
+
+
+def may_register(achievement: Achievement, actor: Principal) -> bool:
+    """Whether `register` would take the caller's interest on its role, organization and the achievement's state."""
+    return actor.role in REGISTRANTS and achievement.owner_org_id != actor.org_id and achievement.status == "published"
+
+
 def register(session: Session, *, achievement: Achievement, data: InterestCreate, actor: Principal) -> Interest:
     """An organization registers interest in a published achievement of another organization."""
-    actor.require_role("owner", action="register interest in achievements")
+    actor.require_role(*REGISTRANTS, action="register interest in achievements")
     if achievement.owner_org_id == actor.org_id:
         raise Forbidden("an organization cannot register interest in its own achievement")
     if achievement.status != "published":

@@ -70,9 +70,18 @@ def content_of(record: ListingColumns) -> dict:
     return to_jsonable_python({key: getattr(record, key) for key in columns})
 
 
+CREATORS = ("owner", "admin")
+"""Roles that create records of their organization, one at a time or by a spreadsheet import."""
+
+
+def may_create(actor: Principal) -> bool:
+    """Whether `create` (and an import) would accept the caller's role: what a page asks before offering the form."""
+    return actor.role in CREATORS
+
+
 def create(session: Session, *, model: type[ListingColumns], data: ListingCreate, actor: Principal):
     """A new listing owned by the caller's organization, as a draft or published at once."""
-    actor.require_role("owner", "admin", action=f"create {model.entity_type}s")
+    actor.require_role(*CREATORS, action=f"create {model.entity_type}s")
     record = model(**data.model_dump(exclude={"status", "region"}), owner_org_id=actor.org_id, status="draft")
     record.set_region(data.region)
     record.check_consistency()

@@ -153,9 +153,19 @@ def _check_own_achievements(session: Session, achievement_ids: list[int], org_id
             )
 
 
+APPLICANTS = ("owner",)
+"""Roles that apply to demands (揭榜) for their organization."""
+
+
+def may_apply(demand: Demand, actor: Principal) -> bool:
+    """Whether `submit` would take the caller's application on its role, organization and the demand's
+    state: what a page asks before offering the form (the deadline and qualification are checked on submit)."""
+    return actor.role in APPLICANTS and demand.owner_org_id != actor.org_id and demand.status == "published"
+
+
 def submit(session: Session, *, demand: Demand, data: ProposalCreate, actor: Principal, today: date) -> Proposal:
     """揭榜: the caller's organization applies to a published demand before its application deadline."""
-    actor.require_role("owner", action="apply to demands")
+    actor.require_role(*APPLICANTS, action="apply to demands")
     if demand.owner_org_id == actor.org_id:
         raise Forbidden("an organization cannot apply to its own demand")
     _check_open_for_applications(demand, today)

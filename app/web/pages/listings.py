@@ -79,7 +79,7 @@ def list_page(side: str, request: Request, web_user: WebUserDep, session: Sessio
         "values": values, "errors": errors, "sorts": SORTS, "pages": pages,
         "previous": _page_link(request, query.page - 1) if query.page > 1 else None,
         "next": _page_link(request, query.page + 1) if query.page < pages else None,
-        "can_publish": web_user.role in ("owner", "admin"),
+        "can_publish": listings.may_create(web_user.principal),
     }
     return render(request, "list.html", context, status_code=422 if errors else 200)
 
@@ -197,11 +197,9 @@ def _record_page(request: Request, side: str, record_id: int, web_user: WebUser,
         "own": own,
         "verbs": {verb: label for verb, (state, label) in STATUS_VERBS.items() if state in record.lifecycle.allowed(record.status)},
         "editable": own and record.status in record.lifecycle.editable,
-        "can_shortlist": principal.role == "broker" and record.status == "published",
-        "can_apply": side == "demands" and principal.role == "owner" and record.owner_org_id != principal.org_id
-        and record.status == "published",
-        "can_register_interest": side == "achievements" and principal.role == "owner" and record.owner_org_id != principal.org_id
-        and record.status == "published",
+        "can_shortlist": brokerage.may_build_shortlist(principal) and record.status == "published",
+        "can_apply": side == "demands" and proposals.may_apply(record, principal),
+        "can_register_interest": side == "achievements" and interests.may_register(record, principal),
         "errors": refused.errors if refused else {}, "values": values or {}, "notice": notice, "schedule_rows": range(SCHEDULE_ROWS),
     }
     return render(request, "record.html", context, status_code=refused.status_code if refused else 200)

@@ -21,6 +21,7 @@ from app.imports import service as imports
 from app.imports.schemas import ImportJobRead
 from app.imports.service import FINISHED
 from app.imports.views import start, template_file
+from app.listings import service as listings
 from app.schemas import Id
 from app.sides import LABELS
 from app.web.auth import WebUserDep
@@ -46,7 +47,7 @@ def _page(request: Request, web_user, *, values: dict | None = None, errors: dic
     this_year = china_today().year
     context = {
         "sides": LABELS, "modes": MODES, "formats": EXPORT_FORMATS, "years": range(this_year, FIRST_YEAR - 1, -1),
-        "can_import": web_user.role in ("owner", "admin"), "values": values or {},
+        "can_import": listings.may_create(web_user.principal), "values": values or {},
         "errors": placed(errors or {}, FORM_FIELDS[target]) if target else {}, "target": target,
     }
     return render(request, "spreadsheets.html", context, status_code=status_code)
