@@ -7,7 +7,12 @@ next one tries again, so one bad row never stops the worker.
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from app.config import Settings
 
 
 class PeriodicWorker:
@@ -60,7 +65,15 @@ class PeriodicWorker:
 class DrainingWorker(PeriodicWorker):
     """An outbox's worker (webhook messages, digest mails): each pass claims one due row at a time
     and handles it outside any transaction, until none is due or the worker is stopping, so
-    stopping waits for at most the send under way (one send's timeout)."""
+    stopping waits for at most the send under way (one send's timeout). A pass runs every
+    `outbox_worker_seconds`, and once at start for what a restart left."""
+
+    logger: logging.Logger  # each outbox logs under its own name
+
+    def __init__(self, session_factory: "sessionmaker[Session]", settings: "Settings"):
+        super().__init__(settings.outbox_worker_seconds, self.logger)
+        self.session_factory = session_factory
+        self.settings = settings
 
     def claim(self) -> Any | None:
         """The next due row, claimed in a short transaction of its own, or None."""

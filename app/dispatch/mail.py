@@ -125,14 +125,10 @@ class _Claim:
 
 
 class DigestMailWorker(DrainingWorker):
-    """Sends the due digest mails every `outbox_worker_seconds`; started only when SMTP is set."""
+    """Sends the due digest mails; started only when SMTP is set."""
 
     name = "digest-mail"
-
-    def __init__(self, session_factory: sessionmaker[Session], settings: Settings):
-        super().__init__(settings.outbox_worker_seconds, log)
-        self.session_factory = session_factory
-        self.settings = settings
+    logger = log
 
     def claim(self) -> _Claim | None:
         return _claim(self.session_factory, self.settings)

@@ -17,10 +17,8 @@ from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
-from sqlalchemy.orm import Session, sessionmaker
 
 from app.background import DrainingWorker
-from app.config import Settings
 from app.database import session_scope, utcnow
 from app.retry import CLAIM_MARGIN_SECONDS, retry_delay
 from app.webhooks.models import OutboxMessage, Webhook
@@ -72,14 +70,10 @@ class _Claim:
 
 
 class OutboxWorker(DrainingWorker):
-    """Drains the webhook outbox every `outbox_worker_seconds` (and once at start, for what a restart left)."""
+    """Drains the webhook outbox."""
 
     name = "webhook-outbox"
-
-    def __init__(self, session_factory: sessionmaker[Session], settings: Settings):
-        super().__init__(settings.outbox_worker_seconds, log)
-        self.session_factory = session_factory
-        self.settings = settings
+    logger = log
 
     def claim(self) -> _Claim | None:
         """The oldest due message, its retry time pushed past this send so no other worker takes it."""
