@@ -100,8 +100,11 @@ def test_the_headword_most_records_hold_is_chosen():
 
 
 @pytest.mark.parametrize("query", ["VOCs", "COD", "PM2.5", "Ti-6Al-4V", "5G", "pH", "LiFePO4", "MEMS",
-                                   "VOCs COD PM2.5 Ti-6Al-4V 5G", "采用VOCs治理技术，在5G基站与pH检测中应用。"])
-def test_acronyms_formulas_and_model_numbers_stay_as_they_are(query):
+                                   "VOCs COD PM2.5 Ti-6Al-4V 5G", "采用VOCs治理技术，在5G基站与pH检测中应用。",
+                                   # beside Chinese, a lone capitalised word is a name or a symbol
+                                   "一种嵌入式Java芯片内核", "基于RDF的Web挖掘系统", "对Pb、Cd污染的指示", "苏丹红I~IV号含量",
+                                   "Navier-Stokes方程的有限元边界元耦合方法"])
+def test_acronyms_formulas_names_and_model_numbers_stay_as_they_are(query):
     assert translate(query, no_records) == query
 
 
@@ -111,9 +114,16 @@ def test_english_beside_acronyms_and_chinese_is_translated_in_place():
     assert translate("Ti-6Al-4V laser 工艺", no_records) == "Ti-6Al-4V 激光 工艺"
 
 
-def test_words_the_dictionary_lacks_stay():
+def test_words_the_dictionary_lacks_stay_as_written():
     assert translate("qwerty", no_records) == "qwerty"
     assert translate("Wuhu bridge", no_records) == "Wuhu 桥梁"
+    assert translate("the Navier-Stokes equations", no_records).startswith("Navier-Stokes ")
+
+
+def test_a_word_more_records_hold_than_its_translation_stays_before_it():
+    chinese = translate("review", no_records)
+    assert translate("review", lambda word: {"review": 3}.get(word, 0)) == f"review {chinese}"
+    assert translate("review", lambda word: {"review": 3, chinese: 3}.get(word, 0)) == chinese
 
 
 @pytest.mark.parametrize("query", ["低温电池加热技术", "需要处理印染废水的COD", "", "，。！"])

@@ -7,15 +7,18 @@ longest phrase first ("low temperature" -> 低温, not 低 + 温度). The engine
 both the ranking and the relevance, so an English query's strong match can be called strong.
 
 Only dictionary English is translated. A Latin term with a digit or with a capital letter after its
-first (VOCs, COD, pH, PM2.5, Ti-6Al-4V, 5G) is a symbol, acronym or model number and stays as it is,
-as do words the dictionary lacks (names); English stop words are dropped. A query without Latin
-letters is returned as it is, without loading anything.
+first (VOCs, COD, pH, PM2.5, Ti-6Al-4V, 5G) is a symbol, acronym or model number and stays as it is;
+so does, beside Chinese words, a lone capitalised word (Java, Hamilton, Cd: names and symbols), and
+so do words the dictionary lacks. English stop words are dropped. A query without Latin letters is
+returned as it is, without loading anything.
 
 Of a gloss's headwords, the one held by most records of the searched side wins (the corpus's own
 word: "monitoring" -> 监测 where the records say so, not 剂量监控 or 监视), then the most frequent
-in jieba's dictionary; a single character only when no longer headword exists (a single character is rarely
-a token of its own). One headword per English word or phrase: on English queries written for the
-test records and for development papers, a second one ranked no better and made relevance weaker.
+in jieba's dictionary (tried instead: jieba's alone found up to 2 fewer of the English queries'
+records first); a single character only when no longer headword exists (one is rarely a token of
+its own). One headword per English word or phrase: a second one ranked no better and fewer matches
+were rated strong. Both measured on English queries written for the test records
+(tests/test_translate.py) and for development papers.
 """
 
 import gzip
@@ -90,7 +93,7 @@ def translate(text: str, document_frequency: Callable[[str], int]) -> str:
         return text
     out, end = [], 0
     for start, stop in runs:
-        out += [text[end:start], _render(text[start:stop].replace("-", " ").split(), document_frequency)]
+        out += [text[end:start], _render(text[start:stop].split(), document_frequency)]
         end = stop
     out.append(text[end:])
     return " ".join("".join(out).split())
@@ -98,28 +101,36 @@ def translate(text: str, document_frequency: Callable[[str], int]) -> str:
 
 def _english_runs(text: str) -> list[tuple[int, int]]:
     """(start, end) of each stretch of English words separated by spaces only: a phrase never crosses
-    a Chinese word, a punctuation mark or an acronym."""
-    runs: list[tuple[int, int]] = []
+    a Chinese word, a punctuation mark or an acronym. Beside Chinese words, a lone word with a capital
+    letter is a name or a symbol (Java, Web, Hamilton, Cd, 苏丹红I): only lower-case words and
+    stretches of several words are read as English there."""
+    runs: list[list[re.Match[str]]] = []
     for term in EXACT_TERM.finditer(text):
-        if not _is_english(term.group()):
+        if not _is_word(term.group()):
             continue
-        if runs and text[runs[-1][1]:term.start()].isspace():
-            runs[-1] = (runs[-1][0], term.end())
+        if runs and text[runs[-1][-1].end():term.start()].isspace():
+            runs[-1].append(term)
         else:
-            runs.append(term.span())
-    return runs
+            runs.append([term])
+    chinese = _HANZI.search(text)
+    return [(run[0].start(), run[-1].end()) for run in runs if len(run) > 1 or run[0].group().islower() or not chinese]
 
 
-def _is_english(term: str) -> bool:
-    """Letters only, no capital after a part's first letter (COD, VOCs and pH are not), a word or a stop word."""
-    return (bool(_WORD.fullmatch(term)) and (len(term) > 1 or term.lower() in STOPWORDS)
-            and all(part[1:] == part[1:].lower() for part in term.split("-")))
+def _is_word(term: str) -> bool:
+    """Letters only, no capital after a part's first letter (COD, VOCs and pH are not), and more than one
+    letter, two for a capitalised word (Cd, Ce: element symbols), unless a stop word."""
+    if not _WORD.fullmatch(term) or any(part[1:] != part[1:].lower() for part in term.split("-")):
+        return False
+    return len(term) > (1 if term.islower() else 2) or term.lower() in STOPWORDS
 
 
-def _render(words: list[str], document_frequency: Callable[[str], int]) -> str:
-    """Consecutive English words in Chinese, longest phrase first; stop words dropped, unknown words kept."""
-    lower = [word.lower() for word in words]
-    out = []
+def _render(terms: list[str], document_frequency: Callable[[str], int]) -> str:
+    """Consecutive English terms in Chinese, longest phrase first (the parts of a hyphenated term are
+    words of their own); stop words dropped, words the dictionary lacks kept as written (Navier-Stokes),
+    and so is a word more records hold than its translation (records in English), before it."""
+    words = [(word, number) for number, term in enumerate(terms) for word in term.split("-")]
+    lower = [word.lower() for word, _ in words]
+    out: list[tuple[str, int]] = []  # a headword (term number -1) or an English word kept, with its term's number
     start = 0
     while start < len(words):
         if lower[start] in STOPWORDS:
@@ -131,13 +142,18 @@ def _render(words: list[str], document_frequency: Callable[[str], int]) -> str:
                 continue
             found = _headwords(phrase, document_frequency)
             if found:
-                out.append(min(found, key=lambda word: (len(word) < 2, -document_frequency(word), -_jieba_frequency(word))))
+                best = min(found, key=lambda word: (len(word) < 2, -document_frequency(word), -_jieba_frequency(word)))
+                held = [words[i][0] for i in range(start, start + length) if document_frequency(lower[i]) > document_frequency(best)]
+                out += [(word, -1) for word in held] + [(best, -1)]
                 start += length
                 break
         else:
-            out.append(words[start])
+            if out and out[-1][1] == words[start][1]:  # the previous part of the same term, kept too
+                out[-1] = (f"{out[-1][0]}-{words[start][0]}", words[start][1])
+            else:
+                out.append(words[start])
             start += 1
-    return " ".join(out)
+    return " ".join(text for text, _ in out)
 
 
 def _headwords(phrase: list[str], document_frequency: Callable[[str], int]) -> list[str]:
