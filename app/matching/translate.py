@@ -126,8 +126,8 @@ def _is_word(term: str) -> bool:
 
 def _render(terms: list[str], document_frequency: Callable[[str], int]) -> str:
     """Consecutive English terms in Chinese, longest phrase first (the parts of a hyphenated term are
-    words of their own); stop words dropped, words the dictionary lacks kept as written (Navier-Stokes),
-    and so is a word more records hold than its translation (records in English), before it."""
+    words of their own); stop words dropped, words the dictionary lacks kept as written (Navier-Stokes).
+    When records hold every word (records in English), the terms stay as written, the Chinese after them."""
     words = [(word, number) for number, term in enumerate(terms) for word in term.split("-")]
     lower = [word.lower() for word, _ in words]
     out: list[tuple[str, int]] = []  # a headword (term number -1) or an English word kept, with its term's number
@@ -142,9 +142,7 @@ def _render(terms: list[str], document_frequency: Callable[[str], int]) -> str:
                 continue
             found = _headwords(phrase, document_frequency)
             if found:
-                best = min(found, key=lambda word: (len(word) < 2, -document_frequency(word), -_jieba_frequency(word)))
-                held = [words[i][0] for i in range(start, start + length) if document_frequency(lower[i]) > document_frequency(best)]
-                out += [(word, -1) for word in held] + [(best, -1)]
+                out.append((min(found, key=lambda word: (len(word) < 2, -document_frequency(word), -_jieba_frequency(word))), -1))
                 start += length
                 break
         else:
@@ -153,6 +151,9 @@ def _render(terms: list[str], document_frequency: Callable[[str], int]) -> str:
             else:
                 out.append(words[start])
             start += 1
+    content = [word for word in lower if word not in STOPWORDS]
+    if content and all(map(document_frequency, content)):
+        return " ".join(terms + [text for text, number in out if number < 0])
     return " ".join(text for text, _ in out)
 
 
