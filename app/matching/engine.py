@@ -60,6 +60,7 @@ from .encoder import Encoder
 from .fusion import FUSIONS
 from .lexical import BM25Index, Tokenizer, matched_terms
 from .text import document_text, normalize
+from .translate import translate
 from .vector_index import VectorIndex, load_vector_index, new_vector_index, saved_position
 
 _LEXICAL = "bm25."  # the prefix of the BM25 arrays in export_side
@@ -219,9 +220,14 @@ class MatchEngine:
 
     # -- queries ---------------------------------------------------------
 
+    def query_text(self, side: str, text: str) -> str:
+        """A free-text query as it is read: normalised, and its English words in Chinese (translate.py), each
+        English word or phrase by the headword that most records of `side` hold."""
+        return translate(normalize(text), self._side(side).bm25.document_frequency)
+
     def search_text(self, side: str, text: str, k: int = 10, allowed_ids: Iterable[int] | None = None) -> list[Match]:
         """Best records of `side` for a free-text query."""
-        text = normalize(text)
+        text = self.query_text(side, text)
         if not text:
             return []
         vector = self.encoder.encode_queries([text])[0]
@@ -255,7 +261,7 @@ class MatchEngine:
         size: one matrix product, the BM25 of those records alone, the query vectors remembered
         by the encoder. Records not indexed rate 0.
         """
-        normalized = [normalize(text) for text in texts]
+        normalized = [self.query_text(side, text) for text in texts]
         queries = self.encoder.encode_queries(normalized) if texts else np.zeros((0, self.encoder.dim), np.float32)
         tokens = [self.tokenizer.tokenize(text) for text in normalized]
         with self._lock:

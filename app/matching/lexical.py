@@ -41,7 +41,7 @@ STOPWORDS = _read_stopwords(Path(__file__).with_name("stopwords.txt"))
 # Ti-6Al-4V, 5G, LiFePO4). Such runs are cut out before jieba, which would split them
 # (pm2 . 5) or glue them to a neighbouring Chinese dictionary word (vocs治理).
 _LATIN = "0-9A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"  # digits and Latin letters, without × and ÷
-_EXACT = re.compile(f"([{_LATIN}]+(?:[.\\-][{_LATIN}]+)*)")
+EXACT_TERM = re.compile(f"([{_LATIN}]+(?:[.\\-][{_LATIN}]+)*)")
 _WORD = re.compile(r"[^\W_]")  # a letter, digit or CJK character
 
 
@@ -102,7 +102,7 @@ class Tokenizer:
         symbol or acronym (IT, As, NO), so the stop-word list applies to lowercase ones only.
         """
         tokens = []
-        for number, part in enumerate(_EXACT.split(text)):
+        for number, part in enumerate(EXACT_TERM.split(text)):
             if number % 2:  # split() puts the captured exact terms at odd positions
                 if part.lower() not in STOPWORDS or part != part.lower():
                     tokens.append(part.lower())
@@ -253,6 +253,11 @@ class BM25Index:
         terms, tfs = self._doc(label)
         weights = tfs * self._idf(terms)
         return [self._terms[t] for t in terms[np.argsort(-weights, kind="stable")[:n]].tolist()]
+
+    def document_frequency(self, term: str) -> int:
+        """How many records hold `term`."""
+        tid = self._term_ids.get(term)
+        return 0 if tid is None else self._df[tid]
 
     def _idf(self, term_ids: np.ndarray) -> np.ndarray:
         df = np.array([self._df[t] for t in term_ids.tolist()], dtype=np.float32)

@@ -30,7 +30,7 @@ from app.matching.keeper import IndexKeeper
 from app.matching.ranking import Profile, adjustments, highlight, profile_of
 from app.matching.relevance import POSSIBLE, band, relevance
 from app.matching.schemas import MATCH_OPTIONS, DuplicateWarning, MatchQuery
-from app.matching.text import document_text, normalize
+from app.matching.text import document_text
 from app.sides import OTHER_SIDE
 
 # Each side: its table, its filter schema and the schema a record is returned as.
@@ -133,7 +133,7 @@ def rank_text(
     if allowed == []:
         return _nothing(NO_RECORD_PASSES)
     candidates = keeper.engine.search_text(target, text, k=_pool_size(k), allowed_ids=allowed)
-    return _rank(session, target, candidates, Profile(), normalize(text), prefer_region, k, include_weak)
+    return _rank(session, target, candidates, Profile(), keeper.engine.query_text(target, text), prefer_region, k, include_weak)
 
 
 def _pool_size(k: int) -> int:
