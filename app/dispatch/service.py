@@ -261,16 +261,20 @@ def _notices_since(session: Session, org_ids: set[int], since: datetime) -> defa
 def announce_batch(
     factory: sessionmaker[Session], keeper: IndexKeeper, *, limit: int, k: int, daily_cap: int, today: date
 ) -> int:
-    """One batch of changes, read then announced; returns how many changes it moved past (0: none waiting)."""
-    with session_scope(factory, read_only=True) as session:
-        start = cursor_position(session)
-        end, found = find_matches(session, keeper, after=start, limit=limit, k=k)
-    if end == start:
-        return 0
-    with session_scope(factory) as session:
-        if not announce(session, start=start, end=end, found=found, daily_cap=daily_cap, today=today):
+    """One batch of changes, read then announced; returns how many changes it moved past (0: none waiting).
+
+    When another worker announced the batch meanwhile (the cursor moved), it reads again from
+    where that one got to, so a pass never ends with changes left behind a lost race.
+    """
+    while True:
+        with session_scope(factory, read_only=True) as session:
+            start = cursor_position(session)
+            end, found = find_matches(session, keeper, after=start, limit=limit, k=k)
+        if end == start:
             return 0
-    return end - start
+        with session_scope(factory) as session:
+            if announce(session, start=start, end=end, found=found, daily_cap=daily_cap, today=today):
+                return end - start
 
 
 # --- Daily digests -----------------------------------------------------------------------------
