@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from engine_support import configured_encoder
 
-from app.config import Settings
 from app.matching.engine import MatchEngine
-from app.matching.keeper import cached_encoder
 from app.matching.lexical import BM25Index
 from app.matching.vector_index import FaissVectorIndex, IndexMismatchError
 
@@ -234,11 +233,7 @@ TWINS = [0, 1, 2, 3, 4]  # positions among the achievements; demand i + 1 copies
 
 @pytest.fixture(scope="module")
 def encoder():
-    settings = Settings()
-    return cached_encoder(
-        Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix, settings.encoder_threads,
-        settings.encoder_backend,
-    )
+    return configured_encoder()
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,9 @@ import json
 from pathlib import Path
 
 import pytest
+from engine_support import achievements_engine
 
-from app.config import Settings
 from app.matching.engine import MatchEngine
-from app.matching.keeper import cached_encoder
 from app.matching.lexical import STOPWORDS, Tokenizer
 
 CORPUS = [json.loads(line) for line in (Path(__file__).parent / "data" / "exact_terms.jsonl").open(encoding="utf-8")]
@@ -26,13 +25,7 @@ def holders(term: str) -> set[int]:
 
 @pytest.fixture(scope="module")
 def engine() -> MatchEngine:
-    settings = Settings()
-    encoder = cached_encoder(Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix,
-                             settings.encoder_threads, settings.encoder_backend)
-    engine = MatchEngine(encoder)
-    engine.add_terms(keyword for record in CORPUS for keyword in record["keywords"])
-    engine.upsert_many("achievements", [(IDS[r["key"]], r["title"], r["keywords"], r["abstract"]) for r in CORPUS])
-    return engine
+    return achievements_engine(CORPUS)  # numbered as IDS numbers them
 
 
 @pytest.mark.parametrize("term", ["VOCs", "COD", "SOD", "PM2.5", "Ti-6Al-4V", "5G", "pH", "HPLC", "MEMS", "ITO", "RCO"])

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from engine_support import achievements_engine
 
-from app.config import Settings
 from app.matching.engine import MatchEngine
-from app.matching.keeper import cached_encoder
 from app.matching.relevance import POSSIBLE, STRONG, relevance
 from app.matching.translate import translate
 
@@ -136,13 +135,7 @@ def test_a_query_without_english_words_is_the_same_string(query):
 
 @pytest.fixture(scope="module")
 def engine() -> MatchEngine:
-    settings = Settings()
-    encoder = cached_encoder(Path(settings.encoder), settings.encoder_query_prefix, settings.encoder_document_prefix,
-                             settings.encoder_threads, settings.encoder_backend)
-    engine = MatchEngine(encoder)
-    engine.add_terms(keyword for record in CORPUS for keyword in record["keywords"])
-    engine.upsert_many("achievements", [(IDS[r.get("key") or r["id"]], r["title"], r["keywords"], r["abstract"]) for r in CORPUS])
-    return engine
+    return achievements_engine(CORPUS)  # numbered as IDS numbers them
 
 
 @pytest.mark.parametrize(("query", "key"), ENGLISH + TRADITIONAL)
